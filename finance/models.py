@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from people.audit import audited
+from people.models import TimeStampedModel
+from portfolio.models import Initiative, UnitOwned
+
+User = settings.AUTH_USER_MODEL
+
+
+class CostKind(models.TextChoices):
+    ONE_TIME = "one_time", "One-time"
+    OPERATIONAL = "operational", "Operational"
+
+
+class CostCategory(models.TextChoices):
+    COMPUTE = "compute", "Compute and infrastructure"
+    PERSONNEL = "personnel", "Personnel"
+    TOOLING = "tooling", "Tooling and monitoring"
+    SECURITY = "security", "Security and compliance"
+    DATA = "data", "Data"
+    VENDOR = "vendor", "Vendor and licences"
+    RETRAINING = "retraining", "Retraining"
+    RISK_RESERVE = "risk_reserve", "Risk reserve"
+    STRATEGIC_INVESTMENT = "strategic_investment", "Strategic investment"
+
+
+class ExchangeRate(TimeStampedModel):
+    """Units of the reporting currency for one unit of ``currency``, from ``valid_from``."""
+
+    currency = models.CharField(max_length=3)
+    valid_from = models.DateField()
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="one_rate_per_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} from {self.valid_from}"
+
+
+@audited
+class Budget(UnitOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        REQUESTED = "requested", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded by an amendment"
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="budgets")
+    fiscal_year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=CostKind.choices)
+    category = models.CharField(max_length=24, choices=CostCategory.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    justification = models.TextField(blank=True)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    amends = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="amendments"
+    )
+
+    class Meta:
+        ordering = ["-fiscal_year", "initiative", "kind", "category"]
+        permissions = [("approve_budget", "Approve or reject any unit's budget requests")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="budget_amount_positive"),
+            # Separation of duties, enforced by the database too.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
+                name="budget_approver_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(approved_by__isnull=False),
+                name="budget_approved_has_approver",
+            ),
+            # One live budget line per initiative, year, kind and category.
+            models.UniqueConstraint(
+                fields=["initiative", "fiscal_year", "kind", "category"],
+                condition=Q(status__in=["draft", "requested", "approved"]),
+                name="one_live_budget_line",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "fiscal_year", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} FY{self.fiscal_year} {self.kind}/{self.category} {self.amount} {self.currency}"
+
+
+class ImportBatch(TimeStampedModel):
+    """One run of an import: its progress, counts and the rows it rejected."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=60)
+    filename = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to="imports/spend/", blank=True)
+    dry_run = models.BooleanField(default=False)
+    keep_valid_rows = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.filename} ({self.status})"
+
+
+@audited
+class SpendEntry(UnitOwned):
+    """One posting from the finance system (or entered by hand)."""
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="spend")
+    posted_on = models.DateField()
+    kind = models.CharField(max_length=12, choices=CostKind.choices)
+    category = models.CharField(max_length=24, choices=CostCategory.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    vendor = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=60, default="manual")
+    reference = models.CharField(max_length=100, blank=True)
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
+    entered_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-posted_on", "-id"]
+        verbose_name_plural = "spend entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "reference"],
+                condition=~Q(reference=""),
+                name="spend_reference_unique_per_source",
+            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="spend_amount_nonzero"),
+        ]
+        indexes = [
+            models.Index(fields=["business_unit", "posted_on"]),
+            models.Index(fields=["initiative", "posted_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.posted_on} {self.initiative_id} {self.amount} {self.currency}"
+
+
+def current_fiscal_year() -> int:
+    return timezone.localdate().year

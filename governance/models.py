@@ -1,0 +1,409 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+
+from people.audit import audited
+from people.models import CenterOfExcellence, TimeStampedModel, UnitMembership, UnitRole
+from portfolio.choices import Dimension, RiskTier, Stage
+from portfolio.models import Initiative, UnitOwned
+
+User = settings.AUTH_USER_MODEL
+
+
+def _tiers_field(**kwargs):
+    return ArrayField(
+        models.CharField(max_length=12, choices=RiskTier.choices),
+        default=list,
+        blank=True,
+        help_text="Risk tiers this applies to; empty means all tiers.",
+        **kwargs,
+    )
+
+
+@audited
+class AISystem(UnitOwned):
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="ai_systems")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    vendor = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "AI system"
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "name"], name="ai_system_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited
+class Dataset(UnitOwned):
+    initiative = models.ForeignKey(
+        Initiative, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source_system = models.CharField(max_length=200, blank=True)
+    contains_pii = models.BooleanField(default=False)
+    contains_demographics = models.BooleanField(default=False)
+    steward = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited
+class ModelVersion(UnitOwned):
+    class Status(models.TextChoices):
+        DEVELOPMENT = "development", "Development"
+        STAGING = "staging", "Staging"
+        PRODUCTION = "production", "Production"
+        RETIRED = "retired", "Retired"
+
+    ai_system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(max_length=60)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DEVELOPMENT)
+    datasets = models.ManyToManyField(Dataset, blank=True, related_name="model_versions")
+    training_run_ref = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retrain_interval_days = models.PositiveIntegerField(null=True, blank=True)
+    last_validated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["ai_system", "-created_at"]
+        permissions = [("approve_modelversion", "Approve any model version for production")]
+        constraints = [
+            models.UniqueConstraint(fields=["ai_system", "version"], name="model_version_unique"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                name="model_approver_not_creator",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="production") | Q(approved_by__isnull=False),
+                name="production_model_is_approved",
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        if not self.business_unit_id and self.ai_system_id:
+            self.business_unit_id = (
+                AISystem.objects.filter(pk=self.ai_system_id)
+                .values_list("business_unit_id", flat=True)
+                .get()
+            )
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.ai_system} {self.version}"
+
+
+@audited
+class RiskAssessment(UnitOwned):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        CURRENT = "current", "Current"
+        REOPENED = "reopened", "Reopened"
+        SUPERSEDED = "superseded", "Superseded"
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="risk_assessments"
+    )
+    eu_tier = models.CharField(
+        max_length=12, choices=RiskTier.choices, verbose_name="EU AI Act tier"
+    )
+    us_high_impact = models.BooleanField(
+        null=True, blank=True, verbose_name="US federal high-impact"
+    )
+    us_justification = models.TextField(blank=True, verbose_name="high-impact justification")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CURRENT)
+    assessor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assessed_on = models.DateField(null=True, blank=True)
+    next_review_due = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    source_data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["initiative", "-assessed_on"]
+        indexes = [models.Index(fields=["business_unit", "next_review_due"])]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.get_eu_tier_display()} ({self.status})"
+
+
+class Standard(TimeStampedModel):
+    """A shared gate criterion, owned by the PMO or a centre of excellence."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    dimension = models.CharField(max_length=30, choices=Dimension.choices)
+    target_stage = models.CharField(
+        max_length=24, choices=Stage.choices, help_text="Checked before entering this stage"
+    )
+    applies_to_tiers = _tiers_field()
+    mandatory = models.BooleanField(default=True)
+    check_rule = models.CharField(
+        max_length=60,
+        default="manual",
+        help_text="How the gate checks it: an automatic rule's name, or 'manual' evidence",
+    )
+    owner_coe = models.ForeignKey(
+        CenterOfExcellence,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="standards",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["target_stage", "dimension", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Control(TimeStampedModel):
+    """A control that initiatives must attest, by risk tier and from a stage on."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    standard = models.ForeignKey(
+        Standard, null=True, blank=True, on_delete=models.SET_NULL, related_name="controls"
+    )
+    applies_to_tiers = _tiers_field()
+    applies_from_stage = models.CharField(
+        max_length=24, choices=Stage.choices, default=Stage.INITIAL_PRODUCTION
+    )
+    validity_days = models.PositiveIntegerField(default=365)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+@audited
+class ControlAttestation(UnitOwned):
+    class Status(models.TextChoices):
+        ATTESTED = "attested", "Attested"
+        NOT_MET = "not_met", "Not met"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
+        IN_PROGRESS = "in_progress", "In progress"
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="attestations"
+    )
+    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="attestations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    evidence = models.TextField(blank=True)
+    attested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attested_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    source_data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["initiative", "control"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "control"], name="one_attestation_per_control"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="attested") | ~Q(evidence=""),
+                name="attestation_needs_evidence",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "expires_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.control_id} {self.status}"
+
+
+@audited
+class FairnessAudit(UnitOwned):
+    class Result(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PASS = "pass", "Pass"
+        FAIL = "fail", "Fail"
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="fairness_audits"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fairness_audits",
+    )
+    protected_attributes = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Metric per group")
+    result = models.CharField(max_length=8, choices=Result.choices, default=Result.PENDING)
+    auditor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    audited_on = models.DateField(null=True, blank=True)
+    remediation_plan = models.TextField(blank=True)
+    remediation_due = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["initiative", "-audited_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(result="fail") | ~Q(remediation_plan=""),
+                name="failed_audit_needs_remediation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} fairness audit {self.result}"
+
+
+@audited
+class ExplainabilityRecord(UnitOwned):
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="explainability_records"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    logic = models.TextField(help_text="How the system reaches its outputs, in plain words")
+    limitations = models.TextField(blank=True)
+    intended_use = models.TextField(blank=True)
+    appeal_process = models.TextField(
+        blank=True, help_text="How affected people appeal or get a human decision"
+    )
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["initiative", "-updated_at"]
+
+
+@audited
+class Incident(UnitOwned):
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        INVESTIGATING = "investigating", "Investigating"
+        MITIGATED = "mitigated", "Mitigated"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="incidents")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
+    detected_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=1)
+    escalation_path = models.TextField(blank=True)
+    timeline = models.JSONField(default=list, blank=True)
+    reported_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_due = models.DateField(null=True, blank=True, verbose_name="post-incident review due")
+    review_summary = models.TextField(blank=True, verbose_name="post-incident review")
+    review_completed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("detected_at")),
+                name="incident_resolved_after_detected",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+@audited
+class AccessReview(UnitOwned):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200)
+    reviewer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_on = models.DateField()
+    due_on = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_on"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited
+class AccessReviewItem(UnitOwned):
+    """One membership under review. The user and role are copied so the evidence stays
+    after a revocation deletes the membership."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Pending"
+        KEEP = "keep", "Keep"
+        REVOKE = "revoke", "Revoke"
+
+    review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="items")
+    membership = models.ForeignKey(
+        UnitMembership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=10, choices=UnitRole.choices)
+    decision = models.CharField(max_length=8, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["review", "user"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("user")),
+                name="review_decider_not_reviewed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role}: {self.decision}"

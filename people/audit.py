@@ -1,0 +1,19 @@
+"""The audit trail: one decorator that every governed model wears.
+
+pghistory installs database triggers, so inserts, updates and deletes are
+recorded whatever code path makes them (``bulk_create``, ``update()``, raw
+SQL). ``PGHISTORY_APPEND_ONLY`` adds triggers that refuse UPDATE and DELETE on
+the event tables themselves.
+"""
+
+import pghistory
+
+
+def audited(model):
+    """Track every insert, update and delete of ``model`` (fresh trackers per model:
+    pghistory binds a tracker to the model it first decorates)."""
+    return pghistory.track(
+        pghistory.InsertEvent(),
+        pghistory.UpdateEvent(),
+        pghistory.DeleteEvent(),
+    )(model)

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from people.audit import audited
+from people.querysets import BusinessUnitQuerySet, ScopedQuerySet
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+@audited
+class BusinessUnit(TimeStampedModel):
+    """A node of the organisation tree. Permissions granted on a unit cover its children."""
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    code = models.CharField(max_length=40, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_units",
+    )
+
+    objects = BusinessUnitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("view_unit_portfolio", "View the unit's portfolio"),
+            ("change_unit_portfolio", "Change the unit's portfolio"),
+            ("manage_unit", "Lead the unit: approvals and reviews"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="unit_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def business_unit_id(self) -> int:
+        return self.pk
+
+
+class BusinessUnitUserObjectPermission(UserObjectPermissionBase):
+    """Guardian's direct foreign key: an indexed join instead of a generic one."""
+
+    content_object = models.ForeignKey(BusinessUnit, on_delete=models.CASCADE)
+
+
+class BusinessUnitGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(BusinessUnit, on_delete=models.CASCADE)
+
+
+class UnitRole(models.TextChoices):
+    LEAD = "lead", "Lead"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+@audited
+class UnitMembership(TimeStampedModel):
+    """The reviewable record of a unit role; guardian permission rows follow it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unit_memberships"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=UnitRole.choices, default=UnitRole.MEMBER)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["business_unit__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "business_unit"], name="one_membership_per_unit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_role_display()} of {self.business_unit}"
+
+
+class CenterOfExcellence(TimeStampedModel):
+    """Advises initiatives, reviews gates and owns shared standards (org-wide, not scoped)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    mission = models.TextField(blank=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="coes")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "centre of excellence"
+        verbose_name_plural = "centres of excellence"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrainingProgram(TimeStampedModel):
+    """An organisation-wide programme (AI literacy, prompt engineering, model risk, ...)."""
+
+    class Audience(models.TextChoices):
+        EVERYONE = "everyone", "Everyone"
+        LEADERS = "leaders", "Leaders"
+        PRACTITIONERS = "practitioners", "Practitioners"
+        ENGINEERS = "engineers", "Engineers"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    provider = models.CharField(max_length=200, blank=True)
+    audience = models.CharField(max_length=20, choices=Audience.choices, default=Audience.EVERYONE)
+    hours = models.DecimalField(max_digits=6, decimal_places=1, default=0)
+    coe = models.ForeignKey(
+        CenterOfExcellence,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="programs",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrainingCompletion(TimeStampedModel):
+    """A person completing a programme, counted for the unit they belong to."""
+
+    program = models.ForeignKey(
+        TrainingProgram, on_delete=models.CASCADE, related_name="completions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_completions"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.PROTECT, related_name="training_completions"
+    )
+    completed_on = models.DateField()
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-completed_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "user"], name="one_completion_per_program"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100),
+                name="completion_score_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} completed {self.program}"

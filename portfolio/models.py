@@ -1,0 +1,342 @@
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from people.audit import audited
+from people.models import BusinessUnit, CenterOfExcellence, TimeStampedModel
+from portfolio.choices import IntegrationDepth, RiskTier, Stage
+from portfolio.querysets import InitiativeQuerySet, ScopedQuerySet
+
+User = settings.AUTH_USER_MODEL
+
+
+class Objective(TimeStampedModel):
+    """A strategic objective; organisation-wide, so visible to every signed-in user."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fiscal_year = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class UnitOwned(TimeStampedModel):
+    """A row that belongs to a business unit (denormalised from its initiative)."""
+
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        initiative_id = getattr(self, "initiative_id", None)
+        if initiative_id and not self.business_unit_id:
+            self.business_unit_id = (
+                Initiative.objects.filter(pk=initiative_id)
+                .values_list("business_unit_id", flat=True)
+                .get()
+            )
+        super().save(*args, **kwargs)
+
+
+@audited
+class Initiative(TimeStampedModel):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on_hold", "On hold"
+        CLOSED = "closed", "Closed"
+
+    class BuildOrBuy(models.TextChoices):
+        BUILD = "build", "Build in-house"
+        BUY = "buy", "Buy"
+        PARTNER = "partner", "Build with a partner"
+        UNKNOWN = "unknown", "Unknown"
+
+    code = models.CharField(max_length=60, unique=True)
+    name = models.CharField(max_length=300)
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.PROTECT, related_name="initiatives"
+    )
+    summary = models.TextField(blank=True)
+    problem = models.TextField(blank=True)
+    objectives = models.ManyToManyField(Objective, blank=True, related_name="initiatives")
+    stage = models.CharField(max_length=24, choices=Stage.choices, default=Stage.PROOF_OF_CONCEPT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    stage_entered_at = models.DateTimeField(default=timezone.now)
+    started_on = models.DateField(null=True, blank=True)
+    build_or_buy = models.CharField(
+        max_length=10, choices=BuildOrBuy.choices, default=BuildOrBuy.UNKNOWN
+    )
+    integration_depth = models.CharField(
+        max_length=12, choices=IntegrationDepth.choices, default=IntegrationDepth.STANDALONE
+    )
+    coe = models.ForeignKey(
+        CenterOfExcellence,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="initiatives",
+        verbose_name="CoE support",
+    )
+    risk_tier = models.CharField(
+        max_length=12, choices=RiskTier.choices, default=RiskTier.UNASSESSED
+    )
+    uses_pii = models.BooleanField(null=True, blank=True, verbose_name="uses personal data")
+    uses_demographics = models.BooleanField(
+        null=True, blank=True, verbose_name="uses demographic features"
+    )
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    # Where an imported initiative came from, and the source's own words.
+    source = models.CharField(max_length=60, blank=True)
+    source_key = models.CharField(max_length=200, blank=True)
+    source_data = models.JSONField(default=dict, blank=True)
+
+    objects = InitiativeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        permissions = [("decide_gate", "Decide stage gates for any initiative")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_key"],
+                condition=~Q(source_key=""),
+                name="initiative_unique_source_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["business_unit", "stage"]),
+            models.Index(fields=["stage", "stage_entered_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Assignment(UnitOwned):
+    """One accountable person per role on an initiative."""
+
+    class Role(models.TextChoices):
+        REQUIREMENTS_OWNER = "requirements_owner", "Requirements owner"
+        OPERATOR = "operator", "Operator"
+        ACCOUNTABLE_EXECUTIVE = "accountable_executive", "Accountable executive"
+        FUNDER = "funder", "Funder"
+        RISK_OWNER = "risk_owner", "Risk owner"
+        DATA_STEWARD = "data_steward", "Data steward"
+        COE_SPONSOR = "coe_sponsor", "CoE sponsor"
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="assignments")
+    role = models.CharField(max_length=24, choices=Role.choices)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        ordering = ["initiative", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "role"], name="one_person_per_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.user}"
+
+
+@audited
+@pgtrigger.register(
+    pgtrigger.Protect(
+        name="stage_history_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+    )
+)
+class StageTransition(UnitOwned):
+    """An append-only record of a gate decision, including holds and imports."""
+
+    class Decision(models.TextChoices):
+        ADVANCE = "advance", "Advance"
+        HOLD = "hold", "Hold"
+        PIVOT = "pivot", "Pivot"
+        KILL = "kill", "Kill"
+        RETIRE = "retire", "Retire"
+        ROLL_BACK = "roll_back", "Roll back"
+        IMPORT = "import", "Imported"
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="transitions")
+    from_stage = models.CharField(max_length=24, choices=Stage.choices)
+    to_stage = models.CharField(max_length=24, choices=Stage.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    rationale = models.TextField()
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=60, blank=True, help_text="Import source, if imported")
+    # Kill and retire are outcomes worth learning from.
+    sunk_cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    salvaged = models.TextField(blank=True, help_text="Data, components or knowledge reused")
+    lessons = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(rationale=""), name="transition_rationale_required"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=False) | Q(decision="import"),
+                name="transition_decider_required",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "decided_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id}: {self.from_stage} -> {self.to_stage} ({self.decision})"
+
+
+@audited
+class KPI(UnitOwned):
+    class Kind(models.TextChoices):
+        BUSINESS = "business", "Business"
+        OPERATIONAL = "operational", "Operational"
+        TECHNICAL = "technical", "Technical"
+
+    class Category(models.TextChoices):
+        TIME_SAVED = "time_saved", "Time saved"
+        COST_REDUCED = "cost_reduced", "Cost reduced"
+        REVENUE = "revenue", "Revenue"
+        CUSTOMER_SATISFACTION = "customer_satisfaction", "Customer satisfaction"
+        RISK_MITIGATED = "risk_mitigated", "Risk mitigated"
+        NEW_CAPABILITY = "new_capability", "New capability"
+        UPTIME = "uptime", "Uptime"
+        LATENCY = "latency", "Latency"
+        ADOPTION = "adoption", "Adoption"
+        ACCURACY = "accuracy", "Accuracy"
+        AUC = "auc", "AUC"
+        OTHER = "other", "Other"
+
+    class Direction(models.TextChoices):
+        INCREASE = "increase", "Higher is better"
+        DECREASE = "decrease", "Lower is better"
+
+    class Cadence(models.TextChoices):
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+        QUARTERLY = "quarterly", "Quarterly"
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="kpis")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    category = models.CharField(max_length=24, choices=Category.choices, default=Category.OTHER)
+    unit = models.CharField(max_length=40, help_text="Unit of measure: hours, %, ms, cases")
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, default=Direction.INCREASE
+    )
+    baseline_value = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    baseline_date = models.DateField(null=True, blank=True)
+    target_value = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    target_date = models.DateField(null=True, blank=True)
+    cadence = models.CharField(max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
+    # Monetised KPIs: each unit of improvement over the baseline is worth this much.
+    value_per_unit = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    value_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["initiative", "name"]
+        verbose_name = "KPI"
+        verbose_name_plural = "KPIs"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(baseline_value__isnull=True) | Q(baseline_date__isnull=False),
+                name="kpi_baseline_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_value__isnull=True) | Q(target_date__isnull=False),
+                name="kpi_target_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(value_per_unit__isnull=True) | ~Q(value_currency=""),
+                name="kpi_value_has_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@audited
+class Measurement(UnitOwned):
+    kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="measurements")
+    measured_on = models.DateField()
+    value = models.DecimalField(max_digits=18, decimal_places=4)
+    note = models.CharField(max_length=500, blank=True)
+    recorded_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kpi", "-measured_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "measured_on"], name="one_measurement_per_day"),
+        ]
+        indexes = [models.Index(fields=["business_unit", "measured_on"])]
+
+    def save(self, *args, **kwargs):
+        if not self.business_unit_id and self.kpi_id:
+            self.business_unit_id = (
+                KPI.objects.filter(pk=self.kpi_id).values_list("business_unit_id", flat=True).get()
+            )
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.kpi_id} on {self.measured_on}: {self.value}"
+
+
+class AdoptionSnapshot(UnitOwned):
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="adoption_snapshots"
+    )
+    as_of = models.DateField()
+    eligible_users = models.PositiveIntegerField()
+    active_users = models.PositiveIntegerField()
+    satisfaction = models.DecimalField(
+        max_digits=3, decimal_places=2, null=True, blank=True, help_text="1 to 5"
+    )
+
+    class Meta:
+        ordering = ["initiative", "-as_of"]
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "as_of"], name="one_snapshot_per_day"),
+            models.CheckConstraint(
+                condition=Q(active_users__lte=F("eligible_users")),
+                name="adoption_active_within_eligible",
+            ),
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True)
+                | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="adoption_satisfaction_1_5",
+            ),
+        ]
+
+
+class IntegrationPoint(UnitOwned):
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="integration_points"
+    )
+    system = models.CharField(max_length=200, help_text="The business system, e.g. SAP, Salesforce")
+    mode = models.CharField(max_length=12, choices=IntegrationDepth.choices)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["initiative", "system"]
+
+    def __str__(self) -> str:
+        return f"{self.system} ({self.get_mode_display()})"

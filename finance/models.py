@@ -89,11 +89,17 @@ class Budget(UnitOwned):
                 condition=~Q(status="approved") | Q(approved_by__isnull=False),
                 name="budget_approved_has_approver",
             ),
-            # One live budget line per initiative, year, kind and category.
+            # One approved line per initiative, year, kind and category, and at most one
+            # request (a new line or an amendment) waiting beside it.
             models.UniqueConstraint(
                 fields=["initiative", "fiscal_year", "kind", "category"],
-                condition=Q(status__in=["draft", "requested", "approved"]),
-                name="one_live_budget_line",
+                condition=Q(status="approved"),
+                name="one_approved_budget_line",
+            ),
+            models.UniqueConstraint(
+                fields=["initiative", "fiscal_year", "kind", "category"],
+                condition=Q(status__in=["draft", "requested"]),
+                name="one_pending_budget_line",
             ),
         ]
         indexes = [models.Index(fields=["business_unit", "fiscal_year", "status"])]

@@ -115,3 +115,29 @@ class TrainingCompletionAdmin(ScopedAdmin):
     list_display = ["user", "program", "business_unit", "completed_on", "score"]
     list_select_related = ["user", "program", "business_unit"]
     list_filter = ["program", "business_unit"]
+
+
+@admin.register(models.NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "channel"]
+
+
+@admin.register(models.Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "title", "period", "created_at", "read_at"]
+    list_filter = ["kind", "period"]
+    list_select_related = ["user"]
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "name",
+        "prefix",
+        "read_only",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]

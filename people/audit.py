@@ -17,3 +17,12 @@ def audited(model):
         pghistory.UpdateEvent(),
         pghistory.DeleteEvent(),
     )(model)
+
+
+def acting_as(user):
+    """Attribute the audit events written inside the block to ``user``.
+
+    Requests get this from pghistory's middleware; services wrap their writes in it
+    too, so work done by a task or a command records the person who asked for it.
+    """
+    return pghistory.context(user=user.pk if user is not None else None)

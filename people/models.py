@@ -184,3 +184,70 @@ class TrainingCompletion(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} completed {self.program}"
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to hear about findings: in the app only, or also by email."""
+
+    class Channel(models.TextChoices):
+        IN_APP = "in_app", "In-app only"
+        EMAIL = "email", "In-app and email"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_channel_display()}"
+
+
+class Notification(models.Model):
+    """An inbox item. ``finding_key`` + ``period`` make a re-run of a job idempotent:
+    one notification per person per finding per period."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40)
+    finding_key = models.CharField(max_length=200)
+    period = models.CharField(max_length=20, help_text="e.g. 2026-W48 or 2026-11")
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "finding_key", "period"], name="one_notification_per_finding_period"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApiToken(models.Model):
+    """A machine credential. Only a hash of the secret is stored; the secret is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True, help_text="Identifies the token in logs")
+    key_hash = models.CharField(max_length=128, unique=True)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

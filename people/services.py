@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Permission
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from people.audit import acting_as
 from people.models import (
     BusinessUnit,
     BusinessUnitUserObjectPermission,
@@ -68,19 +69,27 @@ def membership_grant(
     """Give ``user`` a role on a unit (or change it). The guardian rows follow in the same
     transaction, so the permission and its reviewable record never disagree."""
     _check_can_manage_memberships(acting_user, business_unit)
-    membership, _ = UnitMembership.objects.update_or_create(
-        user=user,
-        business_unit=business_unit,
-        defaults={"role": role, "granted_by": acting_user},
-    )
+    if role not in UnitRole.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    with acting_as(acting_user):
+        membership, _ = UnitMembership.objects.update_or_create(
+            user=user,
+            business_unit=business_unit,
+            defaults={"role": role, "granted_by": acting_user},
+        )
     sync_membership_permissions(user=user, business_unit=business_unit)
     return membership
 
 
 @transaction.atomic
-def membership_revoke(*, acting_user, membership: UnitMembership) -> None:
-    """Remove a membership; the user loses the unit's permissions at once."""
-    _check_can_manage_memberships(acting_user, membership.business_unit)
+def membership_revoke(*, acting_user, membership: UnitMembership, authorised: bool = False) -> None:
+    """Remove a membership; the user loses the unit's permissions at once.
+
+    ``authorised`` is for callers that checked the authority themselves (an access
+    review's reviewer)."""
+    if not authorised:
+        _check_can_manage_memberships(acting_user, membership.business_unit)
     user, unit = membership.user, membership.business_unit
-    membership.delete()
+    with acting_as(acting_user):
+        membership.delete()
     sync_membership_permissions(user=user, business_unit=unit)

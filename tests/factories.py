@@ -1,0 +1,314 @@
+"""factory_boy factories for every model. Scoped rows take their unit from their parent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from finance import models as fin
+from governance import models as gov
+from people import models as ppl
+from portfolio import models as pf
+
+TODAY = dt.date(2026, 11, 24)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password("pw")
+
+
+class BusinessUnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.BusinessUnit
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"BU{n:03d}")
+    slug = factory.LazyAttribute(lambda o: o.code.lower())
+    name = factory.LazyAttribute(lambda o: f"Unit {o.code}")
+
+
+class CenterOfExcellenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.CenterOfExcellence
+
+    name = factory.Sequence(lambda n: f"CoE {n}")
+    slug = factory.Sequence(lambda n: f"coe-{n}")
+    mission = "Help initiatives scale safely."
+
+
+class TrainingProgramFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.TrainingProgram
+
+    name = factory.Sequence(lambda n: f"AI literacy {n}")
+    hours = Decimal("4.0")
+
+
+class TrainingCompletionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.TrainingCompletion
+
+    program = factory.SubFactory(TrainingProgramFactory)
+    user = factory.SubFactory(UserFactory)
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+    completed_on = TODAY
+
+
+class ObjectiveFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pf.Objective
+
+    code = factory.Sequence(lambda n: f"OBJ-{n}")
+    name = factory.Sequence(lambda n: f"Objective {n}")
+
+
+class InitiativeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pf.Initiative
+
+    code = factory.Sequence(lambda n: f"AI-{n:04d}")
+    name = factory.Sequence(lambda n: f"Initiative {n}")
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+    summary = "Summarise claims with an LLM."
+    stage = "proof_of_concept"
+
+
+class _OfInitiative(factory.django.DjangoModelFactory):
+    """Rows that belong to an initiative carry its unit."""
+
+    class Meta:
+        abstract = True
+
+    initiative = factory.SubFactory(InitiativeFactory)
+    business_unit = factory.LazyAttribute(lambda o: o.initiative.business_unit)
+
+
+class AssignmentFactory(_OfInitiative):
+    class Meta:
+        model = pf.Assignment
+
+    role = pf.Assignment.Role.OPERATOR
+    user = factory.SubFactory(UserFactory)
+
+
+class KPIFactory(_OfInitiative):
+    class Meta:
+        model = pf.KPI
+
+    name = factory.Sequence(lambda n: f"Hours saved {n}")
+    kind = pf.KPI.Kind.BUSINESS
+    category = pf.KPI.Category.TIME_SAVED
+    unit = "hours"
+    baseline_value = Decimal("0")
+    baseline_date = TODAY - dt.timedelta(days=180)
+    target_value = Decimal("1000")
+    target_date = TODAY + dt.timedelta(days=180)
+
+
+class MeasurementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pf.Measurement
+
+    kpi = factory.SubFactory(KPIFactory)
+    business_unit = factory.LazyAttribute(lambda o: o.kpi.business_unit)
+    measured_on = factory.Sequence(lambda n: TODAY - dt.timedelta(days=n))
+    value = Decimal("100")
+
+
+class StageTransitionFactory(_OfInitiative):
+    class Meta:
+        model = pf.StageTransition
+
+    from_stage = "proof_of_concept"
+    to_stage = "initial_production"
+    decision = pf.StageTransition.Decision.ADVANCE
+    rationale = "Pilot met its targets."
+    decided_by = factory.SubFactory(UserFactory)
+
+
+class AdoptionSnapshotFactory(_OfInitiative):
+    class Meta:
+        model = pf.AdoptionSnapshot
+
+    as_of = factory.Sequence(lambda n: TODAY - dt.timedelta(days=30 * n))
+    eligible_users = 200
+    active_users = 120
+    satisfaction = Decimal("4.10")
+
+
+class IntegrationPointFactory(_OfInitiative):
+    class Meta:
+        model = pf.IntegrationPoint
+
+    system = "Salesforce"
+    mode = "embedded"
+
+
+class ExchangeRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.ExchangeRate
+        django_get_or_create = ["currency", "valid_from"]
+
+    currency = "EUR"
+    valid_from = dt.date(2025, 1, 1)
+    rate = Decimal("1.10")
+
+
+class BudgetFactory(_OfInitiative):
+    class Meta:
+        model = fin.Budget
+
+    fiscal_year = 2026
+    kind = fin.CostKind.ONE_TIME
+    category = fin.CostCategory.COMPUTE
+    amount = Decimal("100000.00")
+    currency = "USD"
+    status = fin.Budget.Status.REQUESTED
+    requested_by = factory.SubFactory(UserFactory)
+    requested_at = factory.LazyFunction(timezone.now)
+
+
+class ImportBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.ImportBatch
+
+    source = "erp"
+    filename = "postings.csv"
+
+
+class SpendEntryFactory(_OfInitiative):
+    class Meta:
+        model = fin.SpendEntry
+
+    posted_on = TODAY
+    kind = fin.CostKind.OPERATIONAL
+    category = fin.CostCategory.COMPUTE
+    amount = Decimal("1250.00")
+    currency = "USD"
+    vendor = "Cloud Co"
+    source = "erp"
+    reference = factory.Sequence(lambda n: f"REF-{n:06d}")
+
+
+class AISystemFactory(_OfInitiative):
+    class Meta:
+        model = gov.AISystem
+
+    name = factory.Sequence(lambda n: f"Claims model {n}")
+
+
+class DatasetFactory(_OfInitiative):
+    class Meta:
+        model = gov.Dataset
+
+    name = factory.Sequence(lambda n: f"Claims 2025 {n}")
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.ModelVersion
+
+    ai_system = factory.SubFactory(AISystemFactory)
+    business_unit = factory.LazyAttribute(lambda o: o.ai_system.business_unit)
+    version = factory.Sequence(lambda n: f"1.{n}.0")
+    created_by = factory.SubFactory(UserFactory)
+    metrics = factory.LazyFunction(lambda: {"auc": 0.91})
+
+
+class RiskAssessmentFactory(_OfInitiative):
+    class Meta:
+        model = gov.RiskAssessment
+
+    eu_tier = "limited"
+    us_high_impact = False
+    assessed_on = TODAY - dt.timedelta(days=30)
+    next_review_due = TODAY + dt.timedelta(days=335)
+
+
+class StandardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.Standard
+
+    code = factory.Sequence(lambda n: f"STD-{n}")
+    name = factory.Sequence(lambda n: f"Standard {n}")
+    dimension = "measurement"
+    target_stage = "initial_production"
+
+
+class ControlFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.Control
+
+    code = factory.Sequence(lambda n: f"CTL-{n}")
+    name = factory.Sequence(lambda n: f"Control {n}")
+
+
+class ControlAttestationFactory(_OfInitiative):
+    class Meta:
+        model = gov.ControlAttestation
+
+    control = factory.SubFactory(ControlFactory)
+    status = gov.ControlAttestation.Status.ATTESTED
+    evidence = "Runbook link and test report."
+    attested_on = TODAY - dt.timedelta(days=10)
+    expires_on = TODAY + dt.timedelta(days=355)
+
+
+class FairnessAuditFactory(_OfInitiative):
+    class Meta:
+        model = gov.FairnessAudit
+
+    protected_attributes = factory.LazyFunction(lambda: ["age", "sex"])
+    metrics = factory.LazyFunction(lambda: {"age": {"tpr_gap": 0.02}})
+    result = gov.FairnessAudit.Result.PASS
+    audited_on = TODAY - dt.timedelta(days=20)
+
+
+class ExplainabilityRecordFactory(_OfInitiative):
+    class Meta:
+        model = gov.ExplainabilityRecord
+
+    logic = "Gradient-boosted trees over claim features."
+
+
+class IncidentFactory(_OfInitiative):
+    class Meta:
+        model = gov.Incident
+
+    title = factory.Sequence(lambda n: f"Drift alert {n}")
+    severity = gov.Incident.Severity.MEDIUM
+    detected_at = factory.LazyFunction(timezone.now)
+
+
+class AccessReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.AccessReview
+
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+    name = factory.Sequence(lambda n: f"Q4 access review {n}")
+    reviewer = factory.SubFactory(UserFactory)
+    opened_on = TODAY
+    due_on = TODAY + dt.timedelta(days=14)
+
+
+class AccessReviewItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.AccessReviewItem
+
+    review = factory.SubFactory(AccessReviewFactory)
+    business_unit = factory.LazyAttribute(lambda o: o.review.business_unit)
+    user = factory.SubFactory(UserFactory)
+    role = "member"

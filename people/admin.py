@@ -141,3 +141,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+
+
+@admin.register(models.Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = [
+        "kind",
+        "status",
+        "requested_by",
+        "progress_done",
+        "progress_total",
+        "created_at",
+    ]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in models.Job._meta.fields]

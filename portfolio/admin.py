@@ -81,3 +81,8 @@ class IntegrationPointAdmin(ScopedAdmin):
     list_display = ["initiative", "system", "mode"]
     list_select_related = ["initiative"]
     exclude = ["business_unit"]
+
+
+@admin.register(models.StagePolicy)
+class StagePolicyAdmin(ScopedAdmin):
+    list_display = ["stage", "limit_days", "inactivity_days"]

@@ -32,6 +32,25 @@ class Objective(TimeStampedModel):
         return f"{self.code} {self.name}"
 
 
+class StagePolicy(TimeStampedModel):
+    """How long an initiative may stay in a stage, and without activity, before it is
+    flagged as stalled. Edited by the PMO; stages without a row use the playbook's
+    defaults."""
+
+    stage = models.CharField(max_length=24, choices=Stage.choices, unique=True)
+    limit_days = models.PositiveIntegerField(help_text="Days in the stage before it is stalled")
+    inactivity_days = models.PositiveIntegerField(
+        default=90, help_text="Days with no measurement, spend, review or transition"
+    )
+
+    class Meta:
+        ordering = ["stage"]
+        verbose_name_plural = "stage policies"
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()}: {self.limit_days} days"
+
+
 class UnitOwned(TimeStampedModel):
     """A row that belongs to a business unit (denormalised from its initiative)."""
 

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -40,8 +38,3 @@ def healthz(request):
         "broker": {"ok": broker_ok, **({"error": broker_error} if broker_error else {})},
     }
     return JsonResponse(body, status=200 if db_ok else 503)
-
-
-@login_required
-def home(request):
-    return render(request, "portfolio/home.html")

@@ -1,0 +1,1397 @@
+"""A believable demo organisation: units, people, ~60 initiatives at every stage, money,
+outcomes and governance records. Deterministic (seeded), and fast (bulk writes)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from finance.models import Budget, CostCategory, CostKind, ExchangeRate, SpendEntry
+from governance.models import (
+    AccessReview,
+    AccessReviewItem,
+    AISystem,
+    Control,
+    ControlAttestation,
+    Dataset,
+    ExplainabilityRecord,
+    FairnessAudit,
+    Incident,
+    ModelVersion,
+    RiskAssessment,
+)
+from people.audit import acting_as
+from people.models import (
+    BusinessUnit,
+    CenterOfExcellence,
+    TrainingCompletion,
+    TrainingProgram,
+    UnitMembership,
+    UnitRole,
+)
+from people.roles import AUDITOR, COE, FINANCE, PMO
+from people.services import sync_membership_permissions
+from portfolio.choices import (
+    ACTIVE_STAGES,
+    DEFAULT_STAGE_LIMIT_DAYS,
+    IntegrationDepth,
+    Stage,
+)
+from portfolio.models import (
+    KPI,
+    AdoptionSnapshot,
+    Assignment,
+    Initiative,
+    IntegrationPoint,
+    Measurement,
+    Objective,
+    StagePolicy,
+    StageTransition,
+)
+
+User = get_user_model()
+
+# (code, slug, name, parent slug, currency)
+UNITS = [
+    ("RET", "retail", "Retail Banking", None, "USD"),
+    ("RET-CARDS", "cards", "Cards and Payments", "retail", "USD"),
+    ("RET-MORT", "mortgages", "Mortgages", "retail", "USD"),
+    ("CIB", "cib", "Corporate and Investment Banking", None, "USD"),
+    ("CIB-MKT", "markets", "Markets", "cib", "EUR"),
+    ("WLT", "wealth", "Wealth Management", None, "GBP"),
+    ("OPS", "operations", "Operations", None, "USD"),
+    ("OPS-CC", "contact-centre", "Contact Centre", "operations", "USD"),
+    ("OPS-PROC", "procurement", "Procurement", "operations", "USD"),
+    ("RSK", "risk", "Risk and Compliance", None, "USD"),
+    ("TEC", "technology", "Technology", None, "USD"),
+]
+
+# (unit slug, name, problem, business KPI (name, category, unit, value per unit), tier)
+CATALOGUE = [
+    (
+        "cards",
+        "Card fraud scoring",
+        "Fraud losses on card-not-present payments",
+        ("Fraud losses avoided", "cost_reduced", "USD", 1),
+        "high",
+    ),
+    (
+        "cards",
+        "Dispute letter drafting",
+        "Agents write dispute letters by hand",
+        ("Agent hours saved", "time_saved", "hours", 42),
+        "minimal",
+    ),
+    (
+        "cards",
+        "Merchant category cleanup",
+        "Mis-coded merchants distort spend insights",
+        ("Records corrected", "new_capability", "records", None),
+        "minimal",
+    ),
+    (
+        "cards",
+        "Chargeback triage",
+        "Chargebacks queue for days",
+        ("Analyst hours saved", "time_saved", "hours", 48),
+        "limited",
+    ),
+    (
+        "cards",
+        "Rewards personalisation",
+        "Generic offers get low uptake",
+        ("Incremental revenue", "revenue", "USD", 1),
+        "limited",
+    ),
+    (
+        "mortgages",
+        "Mortgage document extraction",
+        "Underwriters re-key payslips and statements",
+        ("Underwriter hours saved", "time_saved", "hours", 55),
+        "high",
+    ),
+    (
+        "mortgages",
+        "Affordability pre-check",
+        "Applicants drop out before a decision",
+        ("Completed applications", "revenue", "applications", 310),
+        "high",
+    ),
+    (
+        "mortgages",
+        "Valuation anomaly detection",
+        "Outlier valuations slip through",
+        ("Losses avoided", "risk_mitigated", "USD", 1),
+        "limited",
+    ),
+    (
+        "retail",
+        "Branch staffing forecast",
+        "Branches are over- or under-staffed",
+        ("Staff hours saved", "time_saved", "hours", 38),
+        "minimal",
+    ),
+    (
+        "retail",
+        "Customer churn early warning",
+        "Attrition noticed only at account closure",
+        ("Retained balances", "revenue", "USD", Decimal("0.02")),
+        "limited",
+    ),
+    (
+        "retail",
+        "Complaint summarisation",
+        "Complaints take long to read and route",
+        ("Handler hours saved", "time_saved", "hours", 40),
+        "limited",
+    ),
+    (
+        "retail",
+        "Next best action",
+        "Advisers lack a next step for each customer",
+        ("Product uptake", "revenue", "sales", 120),
+        "limited",
+    ),
+    (
+        "markets",
+        "Trade surveillance copilot",
+        "Surveillance alerts are mostly false positives",
+        ("Alert review hours saved", "time_saved", "hours", 85),
+        "high",
+    ),
+    (
+        "markets",
+        "Research summarisation",
+        "Traders cannot read all research",
+        ("Analyst hours saved", "time_saved", "hours", 90),
+        "minimal",
+    ),
+    (
+        "markets",
+        "FX pricing assistant",
+        "Quotes for illiquid pairs are slow",
+        ("Quote time saved", "time_saved", "hours", 70),
+        "limited",
+    ),
+    (
+        "cib",
+        "Credit memo drafting",
+        "Credit memos take days to draft",
+        ("Banker hours saved", "time_saved", "hours", 95),
+        "limited",
+    ),
+    (
+        "cib",
+        "KYC entity resolution",
+        "Duplicate client records slow onboarding",
+        ("Onboarding days saved", "time_saved", "days", 600),
+        "high",
+    ),
+    (
+        "cib",
+        "Covenant monitoring",
+        "Covenant breaches are spotted late",
+        ("Breaches caught early", "risk_mitigated", "cases", 25000),
+        "limited",
+    ),
+    (
+        "wealth",
+        "Adviser meeting notes",
+        "Advisers spend evenings on notes",
+        ("Adviser hours saved", "time_saved", "hours", 75),
+        "limited",
+    ),
+    (
+        "wealth",
+        "Portfolio drift alerts",
+        "Client portfolios drift from mandate",
+        ("Drift cases resolved", "risk_mitigated", "cases", 400),
+        "limited",
+    ),
+    (
+        "wealth",
+        "Suitability check assistant",
+        "Suitability reviews are inconsistent",
+        ("Reviews completed", "risk_mitigated", "reviews", 150),
+        "high",
+    ),
+    (
+        "wealth",
+        "Client newsletter generation",
+        "Newsletters are generic",
+        ("Open rate", "customer_satisfaction", "%", None),
+        "minimal",
+    ),
+    (
+        "contact-centre",
+        "Call summarisation",
+        "Agents type wrap-up notes after each call",
+        ("Agent hours saved", "time_saved", "hours", 32),
+        "limited",
+    ),
+    (
+        "contact-centre",
+        "Intent routing",
+        "Callers are transferred several times",
+        ("Transfers avoided", "cost_reduced", "calls", 6),
+        "limited",
+    ),
+    (
+        "contact-centre",
+        "Agent assist knowledge search",
+        "Agents search five systems for answers",
+        ("Handle time saved", "time_saved", "hours", 32),
+        "limited",
+    ),
+    (
+        "contact-centre",
+        "Voice biometrics",
+        "Security questions annoy callers",
+        ("Verification time saved", "time_saved", "hours", 32),
+        "high",
+    ),
+    (
+        "contact-centre",
+        "Sentiment coaching",
+        "Coaching is based on a few sampled calls",
+        ("CSAT", "customer_satisfaction", "points", None),
+        "limited",
+    ),
+    (
+        "procurement",
+        "Invoice matching",
+        "Three-way matching is manual",
+        ("Clerk hours saved", "time_saved", "hours", 35),
+        "minimal",
+    ),
+    (
+        "procurement",
+        "Contract clause extraction",
+        "Renewal terms are buried in PDFs",
+        ("Savings captured", "cost_reduced", "USD", 1),
+        "minimal",
+    ),
+    (
+        "procurement",
+        "Supplier risk signals",
+        "Supplier failures surprise us",
+        ("Incidents avoided", "risk_mitigated", "cases", 20000),
+        "limited",
+    ),
+    (
+        "operations",
+        "Payment exception handling",
+        "Failed payments are repaired by hand",
+        ("Repairs automated", "cost_reduced", "payments", 9),
+        "limited",
+    ),
+    (
+        "operations",
+        "Mail room classification",
+        "Incoming post is sorted manually",
+        ("Clerk hours saved", "time_saved", "hours", 30),
+        "minimal",
+    ),
+    (
+        "operations",
+        "Reconciliation break prediction",
+        "Breaks are investigated too late",
+        ("Breaks avoided", "cost_reduced", "breaks", 140),
+        "limited",
+    ),
+    (
+        "risk",
+        "AML alert triage",
+        "Investigators drown in AML alerts",
+        ("Investigator hours saved", "time_saved", "hours", 70),
+        "high",
+    ),
+    (
+        "risk",
+        "Regulatory change tracker",
+        "New rules are mapped to controls by hand",
+        ("Analyst hours saved", "time_saved", "hours", 80),
+        "limited",
+    ),
+    (
+        "risk",
+        "Model risk documentation",
+        "Model documentation is late and inconsistent",
+        ("Validator hours saved", "time_saved", "hours", 90),
+        "minimal",
+    ),
+    (
+        "risk",
+        "Sanctions name screening",
+        "Screening has high false positive rates",
+        ("False positives avoided", "cost_reduced", "alerts", 12),
+        "high",
+    ),
+    (
+        "risk",
+        "Credit loss forecasting",
+        "Provisioning models are slow to update",
+        ("Forecast error", "risk_mitigated", "% MAPE", None),
+        "high",
+    ),
+    (
+        "technology",
+        "Developer copilot",
+        "Engineers spend time on boilerplate",
+        ("Engineer hours saved", "time_saved", "hours", 80),
+        "minimal",
+    ),
+    (
+        "technology",
+        "Incident root-cause assistant",
+        "Outages take long to diagnose",
+        ("Downtime minutes avoided", "cost_reduced", "minutes", 900),
+        "limited",
+    ),
+    (
+        "technology",
+        "Test case generation",
+        "Regression suites are thin",
+        ("Tester hours saved", "time_saved", "hours", 60),
+        "minimal",
+    ),
+    (
+        "technology",
+        "Legacy code translation",
+        "COBOL knowledge is retiring",
+        ("Engineer hours saved", "time_saved", "hours", 85),
+        "minimal",
+    ),
+    (
+        "technology",
+        "Service desk chatbot",
+        "Password resets flood the service desk",
+        ("Tickets deflected", "cost_reduced", "tickets", 14),
+        "limited",
+    ),
+    (
+        "technology",
+        "Cloud cost anomaly detection",
+        "Cloud bills surprise teams",
+        ("Savings captured", "cost_reduced", "USD", 1),
+        "minimal",
+    ),
+    (
+        "retail",
+        "Mobile app assistant",
+        "Customers call for simple questions",
+        ("Calls deflected", "cost_reduced", "calls", 5),
+        "limited",
+    ),
+    (
+        "retail",
+        "Financial health nudges",
+        "Customers go overdrawn unexpectedly",
+        ("Overdraft fees avoided", "customer_satisfaction", "customers", None),
+        "limited",
+    ),
+    (
+        "cards",
+        "Credit limit optimisation",
+        "Limits are set by static rules",
+        ("Incremental revenue", "revenue", "USD", 1),
+        "high",
+    ),
+    (
+        "mortgages",
+        "Arrears early intervention",
+        "Arrears are caught after missed payments",
+        ("Arrears avoided", "risk_mitigated", "cases", 1800),
+        "high",
+    ),
+    (
+        "cib",
+        "Pitchbook generation",
+        "Analysts assemble pitchbooks by hand",
+        ("Analyst hours saved", "time_saved", "hours", 95),
+        "minimal",
+    ),
+    (
+        "markets",
+        "Trade confirmation matching",
+        "Confirmations are matched by hand",
+        ("Clerk hours saved", "time_saved", "hours", 45),
+        "minimal",
+    ),
+    (
+        "wealth",
+        "Estate planning document review",
+        "Document review is slow",
+        ("Paralegal hours saved", "time_saved", "hours", 65),
+        "limited",
+    ),
+    (
+        "contact-centre",
+        "Complaint root cause clustering",
+        "Complaint themes are found late",
+        ("Complaints avoided", "customer_satisfaction", "complaints", None),
+        "limited",
+    ),
+    (
+        "procurement",
+        "Tail spend buying assistant",
+        "Small purchases bypass negotiated rates",
+        ("Savings captured", "cost_reduced", "USD", 1),
+        "minimal",
+    ),
+    (
+        "operations",
+        "Cheque image fraud detection",
+        "Altered cheques are caught late",
+        ("Fraud losses avoided", "cost_reduced", "USD", 1),
+        "high",
+    ),
+    (
+        "risk",
+        "Conduct risk email surveillance",
+        "Surveillance relies on keyword lists",
+        ("Reviewer hours saved", "time_saved", "hours", 70),
+        "high",
+    ),
+    (
+        "technology",
+        "Data catalogue auto-tagging",
+        "Data assets lack owners and tags",
+        ("Steward hours saved", "time_saved", "hours", 60),
+        "minimal",
+    ),
+    (
+        "risk",
+        "Fraud case narrative writer",
+        "Case narratives take hours",
+        ("Investigator hours saved", "time_saved", "hours", 70),
+        "limited",
+    ),
+    (
+        "cards",
+        "Collections voice bot",
+        "Collections calls are repetitive",
+        ("Agent hours saved", "time_saved", "hours", 30),
+        "high",
+    ),
+    (
+        "wealth",
+        "Tax lot optimisation",
+        "Tax harvesting is manual",
+        ("Client value", "revenue", "USD", 1),
+        "limited",
+    ),
+    (
+        "retail",
+        "Emotion detection in branches",
+        "Experimental camera analytics",
+        ("None", "other", "n/a", None),
+        "prohibited",
+    ),
+]
+
+# How many initiatives end in each stage (sums to the catalogue size).
+STAGE_PLAN = (
+    [Stage.PROOF_OF_CONCEPT] * 22
+    + [Stage.INITIAL_PRODUCTION] * 14
+    + [Stage.SCALED_DEPLOYMENT] * 9
+    + [Stage.INSTITUTIONAL] * 4
+    + [Stage.KILLED] * 7
+    + [Stage.RETIRED] * 4
+)
+
+RATES = {"USD": Decimal("1"), "EUR": Decimal("1.08"), "GBP": Decimal("1.27")}
+
+
+def month_starts(end: date, months: int) -> list[date]:
+    first = end.replace(day=1)
+    out = []
+    for _ in range(months):
+        out.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    return sorted(out)
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisation (refuses with DEBUG off unless --force)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing if initiatives exist."
+        )
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+        parser.add_argument("--seed", type=int, default=20261124)
+
+    def handle(self, *args, if_empty: bool, force: bool, seed: int, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to load demo data with DEBUG off; pass --force if you mean it."
+            )
+        if Initiative.objects.exists():
+            if if_empty:
+                self.stdout.write("The database already holds a portfolio; demo not loaded.")
+                return
+            raise CommandError(
+                "The database already holds initiatives; seed_demo loads into an empty one."
+            )
+        self.rng = random.Random(seed)
+        self.today = timezone.localdate()
+        self.now = timezone.now()
+        if "seed_standards" in get_commands():
+            call_command("seed_standards", verbosity=0)
+        with transaction.atomic():
+            self._users_and_units()
+            with acting_as(self.pmo):
+                self._reference_data()
+                self._initiatives()
+                self._money()
+                self._governance()
+                self._people()
+        if "run_periodic_jobs" in get_commands():
+            call_command("run_periodic_jobs", verbosity=0)
+        self._print_logins()
+
+    # --- organisation -----------------------------------------------------------------
+    def _user(self, username: str, first: str, last: str, *, staff: bool = False, groups=()):
+        # One hash for every demo user: hashing ~50 passwords would dominate the run.
+        if not hasattr(self, "_password_hash"):
+            self._password_hash = make_password(settings.DEMO_PASSWORD)
+        user = User.objects.create(
+            username=username,
+            email=f"{username}@example.org",
+            password=self._password_hash,
+            first_name=first,
+            last_name=last,
+            is_staff=staff,
+        )
+        for name in groups:
+            user.groups.add(Group.objects.get(name=name))
+        return user
+
+    def _users_and_units(self):
+        self.pmo = self._user("pmo", "Priya", "Menon", staff=True, groups=[PMO])
+        self.finance = self._user("finance", "Frank", "Osei", staff=True, groups=[FINANCE])
+        self.coe = self._user("coe", "Chen", "Li", staff=True, groups=[COE])
+        self.auditor = self._user("auditor", "Ada", "Okafor", staff=True, groups=[AUDITOR])
+        self.units: dict[str, BusinessUnit] = {}
+        self.unit_currency: dict[str, str] = {}
+        for code, slug, name, parent, currency in UNITS:
+            self.units[slug] = BusinessUnit.objects.create(
+                code=code, slug=slug, name=name, parent=self.units.get(parent) if parent else None
+            )
+            self.unit_currency[slug] = currency
+        self.leads: dict[str, object] = {}
+        self.staff: dict[str, list] = {}
+        first_names = [
+            "Maya",
+            "Tom",
+            "Ines",
+            "Raj",
+            "Sofia",
+            "Ben",
+            "Lena",
+            "Omar",
+            "Kate",
+            "Yuki",
+            "Noah",
+        ]
+        for i, (_code, slug, name, parent, _) in enumerate(UNITS):
+            unit = self.units[slug]
+            people = []
+            for j, role in enumerate(["owner", "operator", "analyst"]):
+                people.append(
+                    self._user(
+                        f"{slug}-{role}", first_names[(i + j) % len(first_names)], name.split()[0]
+                    )
+                )
+            self.staff[slug] = people
+            memberships = [
+                (people[0], UnitRole.MEMBER),
+                (people[1], UnitRole.MEMBER),
+                (people[2], UnitRole.VIEWER),
+            ]
+            if parent is None:
+                lead = self._user(
+                    f"lead-{slug}", first_names[i % len(first_names)], "Lead", staff=True
+                )
+                self.leads[slug] = lead
+                unit.lead = lead
+                unit.save(update_fields=["lead"])
+                memberships.append((lead, UnitRole.LEAD))
+            for user, role in memberships:
+                UnitMembership.objects.create(
+                    user=user, business_unit=unit, role=role, granted_by=self.pmo
+                )
+                sync_membership_permissions(user=user, business_unit=unit)
+
+    def _lead_of(self, slug: str):
+        unit = self.units[slug]
+        top = unit if unit.parent_id is None else unit.parent
+        return self.leads[top.slug]
+
+    def _reference_data(self):
+        self.coes = [
+            CenterOfExcellence.objects.create(
+                name="Generative AI CoE",
+                slug="genai",
+                mission="Help teams ship LLM products safely.",
+                lead=self.coe,
+            ),
+            CenterOfExcellence.objects.create(
+                name="Model Risk and Analytics CoE",
+                slug="model-risk",
+                mission="Validate models and spread MLOps practice.",
+                lead=self.coe,
+            ),
+        ]
+        self.coes[0].members.add(self.coe)
+        self.objectives = [
+            Objective.objects.create(
+                code=code, name=name, owner=self.pmo, fiscal_year=self.today.year
+            )
+            for code, name in [
+                ("OBJ-1", "Lower the cost to serve by 15%"),
+                ("OBJ-2", "Grow fee income in wealth and cards"),
+                ("OBJ-3", "Halve financial crime losses"),
+                ("OBJ-4", "Make every employee AI-literate"),
+                ("OBJ-5", "Faster, safer customer decisions"),
+            ]
+        ]
+        for stage, days in DEFAULT_STAGE_LIMIT_DAYS.items():
+            StagePolicy.objects.create(stage=stage, limit_days=days, inactivity_days=90)
+        rates = []
+        for currency, rate in RATES.items():
+            if currency == settings.REPORTING_CURRENCY:
+                continue
+            for month in month_starts(self.today, 24):
+                drift = Decimal(self.rng.randint(-20, 20)) / Decimal(1000)
+                rates.append(
+                    ExchangeRate(currency=currency, valid_from=month, rate=rate + drift * rate)
+                )
+        ExchangeRate.objects.bulk_create(rates)
+
+    # --- initiatives and outcomes -----------------------------------------------------
+    def _initiatives(self):
+        rng = self.rng
+        plan = list(STAGE_PLAN)
+        rng.shuffle(plan)
+        # The prohibited experiment is always killed.
+        self.initiatives: list[Initiative] = []
+        transitions, assignments, kpis = [], [], []
+        for n, ((slug, name, problem, kpi_spec, tier), stage) in enumerate(
+            zip(CATALOGUE, plan, strict=True), start=1
+        ):
+            if tier == "prohibited":
+                stage = Stage.KILLED
+            unit = self.units[slug]
+            history = self._stage_history(stage)
+            started = self.today - timedelta(days=history[0][1])
+            stalled = stage == Stage.PROOF_OF_CONCEPT and n % 3 == 0
+            entered_days_ago = history[-1][1]
+            if stalled:
+                entered_days_ago = rng.randint(220, 420)
+                started = self.today - timedelta(days=entered_days_ago)
+            initiative = Initiative.objects.create(
+                code=f"AI-{unit.code}-{n:03d}",
+                name=name,
+                business_unit=unit,
+                summary=f"{name}: an AI initiative of {unit.name}.",
+                problem=problem,
+                stage=stage,
+                status=Initiative.Status.CLOSED
+                if stage in (Stage.KILLED, Stage.RETIRED)
+                else Initiative.Status.ACTIVE,
+                stage_entered_at=self.now - timedelta(days=entered_days_ago),
+                started_on=started,
+                build_or_buy=rng.choice(["build", "buy", "partner"]),
+                integration_depth=self._depth(stage),
+                coe=self.coes[0]
+                if "summar" in name.lower()
+                or "draft" in name.lower()
+                or "assistant" in name.lower()
+                else (self.coes[1] if tier == "high" else None),
+                risk_tier=tier,
+                uses_pii=tier in ("high", "limited"),
+                uses_demographics=tier == "high" and n % 2 == 0,
+                last_activity_at=self.now
+                - timedelta(days=(entered_days_ago if stalled else rng.randint(1, 20))),
+            )
+            initiative.objectives.add(self.objectives[n % len(self.objectives)])
+            initiative._stalled = stalled
+            initiative._kpi_spec = kpi_spec
+            self.initiatives.append(initiative)
+            owner, operator, analyst = self.staff[slug]
+            assignments += [
+                Assignment(
+                    initiative=initiative,
+                    business_unit=unit,
+                    role=Assignment.Role.REQUIREMENTS_OWNER,
+                    user=owner,
+                ),
+                Assignment(
+                    initiative=initiative,
+                    business_unit=unit,
+                    role=Assignment.Role.ACCOUNTABLE_EXECUTIVE,
+                    user=self._lead_of(slug),
+                ),
+                Assignment(
+                    initiative=initiative,
+                    business_unit=unit,
+                    role=Assignment.Role.DATA_STEWARD,
+                    user=analyst,
+                ),
+            ]
+            if stage not in (Stage.PROOF_OF_CONCEPT,) and not (
+                stage == Stage.KILLED and len(history) <= 2
+            ):
+                assignments.append(
+                    Assignment(
+                        initiative=initiative,
+                        business_unit=unit,
+                        role=Assignment.Role.OPERATOR,
+                        user=operator,
+                    )
+                )
+            if tier == "high":
+                assignments.append(
+                    Assignment(
+                        initiative=initiative,
+                        business_unit=unit,
+                        role=Assignment.Role.RISK_OWNER,
+                        user=self._lead_of(slug),
+                    )
+                )
+            transitions += self._transitions(initiative, history)
+            kpis += self._kpis(initiative, kpi_spec)
+        Assignment.objects.bulk_create(assignments)
+        StageTransition.objects.bulk_create(transitions)
+        KPI.objects.bulk_create(kpis)
+        self._measurements()
+        self._adoption_and_integrations()
+
+    def _depth(self, stage: str) -> str:
+        return {
+            Stage.PROOF_OF_CONCEPT: IntegrationDepth.STANDALONE,
+            Stage.INITIAL_PRODUCTION: IntegrationDepth.ON_REQUEST,
+            Stage.SCALED_DEPLOYMENT: IntegrationDepth.EMBEDDED,
+            Stage.INSTITUTIONAL: IntegrationDepth.AUTOMATED,
+        }.get(stage, IntegrationDepth.STANDALONE)
+
+    def _stage_history(self, final: str) -> list[tuple[str, int]]:
+        """(stage, days ago the stage was entered), oldest first, ending in ``final``."""
+        rng = self.rng
+        if final in (Stage.KILLED, Stage.RETIRED):
+            reached = rng.choice([1, 1, 2]) if final == Stage.KILLED else rng.choice([2, 3])
+            path = list(ACTIVE_STAGES[:reached]) + [final]
+        else:
+            path = list(ACTIVE_STAGES[: ACTIVE_STAGES.index(final) + 1])
+        days = rng.randint(30, 150)
+        out = [(path[-1], days)]
+        for stage in reversed(path[:-1]):
+            days += rng.randint(120, 330)
+            out.append((stage, days))
+        return list(reversed(out))
+
+    def _transitions(self, initiative: Initiative, history) -> list[StageTransition]:
+        out = []
+        deciders = [self.pmo, self.coe]
+        for (prev, _), (stage, days_ago) in zip(history, history[1:], strict=False):
+            decision = {Stage.KILLED: "kill", Stage.RETIRED: "retire"}.get(stage, "advance")
+            rationale = {
+                "advance": "Gate criteria met: baseline measured, owner named, budget approved.",
+                "kill": "Pilot did not beat the manual process; data quality too poor to fix at reasonable cost.",
+                "retire": "Replaced by a vendor platform capability; value captured, service decommissioned.",
+            }[decision]
+            out.append(
+                StageTransition(
+                    initiative=initiative,
+                    business_unit_id=initiative.business_unit_id,
+                    from_stage=prev,
+                    to_stage=stage,
+                    decision=decision,
+                    rationale=rationale,
+                    decided_by=deciders[len(out) % 2],
+                    decided_at=self.now - timedelta(days=days_ago),
+                    sunk_cost=Decimal(self.rng.randint(40, 400) * 1000)
+                    if decision in ("kill", "retire")
+                    else None,
+                    salvaged="Labelled dataset and feature pipeline reused by other teams."
+                    if decision != "advance"
+                    else "",
+                    lessons="Agree the business KPI and its baseline before building."
+                    if decision == "kill"
+                    else "",
+                )
+            )
+        if initiative.stage == Stage.PROOF_OF_CONCEPT and self.rng.random() < 0.3:
+            out.append(
+                StageTransition(
+                    initiative=initiative,
+                    business_unit_id=initiative.business_unit_id,
+                    from_stage=Stage.PROOF_OF_CONCEPT,
+                    to_stage=Stage.PROOF_OF_CONCEPT,
+                    decision="hold",
+                    rationale="No baseline for the business KPI yet; come back when it is measured.",
+                    decided_by=self.pmo,
+                    decided_at=self.now - timedelta(days=self.rng.randint(10, 60)),
+                )
+            )
+        return out
+
+    def _kpis(self, initiative: Initiative, spec) -> list[KPI]:
+        name, category, unit, value_per_unit = spec
+        started = initiative.started_on
+        no_baseline = initiative.stage == Stage.PROOF_OF_CONCEPT and self.rng.random() < 0.4
+        out = [
+            KPI(
+                initiative=initiative,
+                business_unit_id=initiative.business_unit_id,
+                name=name,
+                kind=KPI.Kind.BUSINESS,
+                category=category,
+                unit=unit,
+                direction=KPI.Direction.DECREASE
+                if category == "risk_mitigated" and unit.startswith("%")
+                else KPI.Direction.INCREASE,
+                baseline_value=None if no_baseline else Decimal(0),
+                baseline_date=None if no_baseline else started,
+                target_value=Decimal(self.rng.choice([500, 1000, 2500, 5000])),
+                target_date=started + timedelta(days=540),
+                cadence=KPI.Cadence.MONTHLY,
+                value_per_unit=Decimal(str(value_per_unit)) if value_per_unit is not None else None,
+                value_currency=self.unit_currency[initiative.business_unit.slug]
+                if value_per_unit is not None
+                else "",
+            )
+        ]
+        if initiative.stage not in (Stage.PROOF_OF_CONCEPT,):
+            out.append(
+                KPI(
+                    initiative=initiative,
+                    business_unit_id=initiative.business_unit_id,
+                    name="Weekly active users",
+                    kind=KPI.Kind.OPERATIONAL,
+                    category=KPI.Category.ADOPTION,
+                    unit="users",
+                    baseline_value=Decimal(0),
+                    baseline_date=started,
+                    target_value=Decimal(500),
+                    target_date=started + timedelta(days=365),
+                )
+            )
+        out.append(
+            KPI(
+                initiative=initiative,
+                business_unit_id=initiative.business_unit_id,
+                name="Model accuracy",
+                kind=KPI.Kind.TECHNICAL,
+                category=KPI.Category.ACCURACY,
+                unit="%",
+                baseline_value=Decimal(70),
+                baseline_date=started,
+                target_value=Decimal(92),
+                target_date=started + timedelta(days=365),
+                cadence=KPI.Cadence.QUARTERLY,
+            )
+        )
+        return out
+
+    def _measurements(self):
+        rows = []
+        kpis = KPI.objects.select_related("initiative")
+        for kpi in kpis:
+            initiative = kpi.initiative
+            if initiative.stage == Stage.PROOF_OF_CONCEPT and kpi.baseline_value is None:
+                continue
+            live_months = {
+                Stage.PROOF_OF_CONCEPT: 3,
+                Stage.INITIAL_PRODUCTION: 8,
+                Stage.SCALED_DEPLOYMENT: 12,
+                Stage.INSTITUTIONAL: 12,
+                Stage.KILLED: 4,
+                Stage.RETIRED: 12,
+            }[initiative.stage]
+            end = self.today
+            if initiative.stage in (Stage.KILLED, Stage.RETIRED):
+                end = initiative.stage_entered_at.date()
+            if getattr(
+                initiative, "_stalled", False
+            ) or initiative.last_activity_at < self.now - timedelta(days=90):
+                end = self.today - timedelta(days=150)
+            months = month_starts(end, live_months)
+            step = {Stage.SCALED_DEPLOYMENT: 1.6, Stage.INSTITUTIONAL: 2.2}.get(
+                initiative.stage, 1.0
+            )
+            value = float(kpi.baseline_value or 0)
+            target = float(kpi.target_value or 100)
+            for k, month in enumerate(months):
+                if kpi.kind == KPI.Kind.TECHNICAL:
+                    value = min(98.0, 70 + k * 2.1 + self.rng.uniform(-1, 1))
+                else:
+                    value = max(0.0, target * step * (k + 1) / 14 * self.rng.uniform(0.8, 1.15))
+                if kpi.kind == KPI.Kind.TECHNICAL and k % 3:
+                    continue
+                rows.append(
+                    Measurement(
+                        kpi=kpi,
+                        business_unit_id=kpi.business_unit_id,
+                        measured_on=month + timedelta(days=27),
+                        value=Decimal(f"{value:.2f}"),
+                        recorded_by=self.staff[initiative.business_unit.slug][1],
+                    )
+                )
+        Measurement.objects.bulk_create(rows)
+
+    def _adoption_and_integrations(self):
+        snapshots, points = [], []
+        systems = [
+            "Salesforce",
+            "SAP S/4HANA",
+            "ServiceNow",
+            "Temenos core banking",
+            "Murex",
+            "Workday",
+            "Genesys",
+        ]
+        for initiative in self.initiatives:
+            if initiative.stage in (Stage.PROOF_OF_CONCEPT, Stage.KILLED):
+                continue
+            eligible = self.rng.choice([150, 400, 1200, 3000])
+            for k, month in enumerate(month_starts(self.today, 6)):
+                active = min(eligible, int(eligible * (0.2 + 0.1 * k) * self.rng.uniform(0.8, 1.1)))
+                snapshots.append(
+                    AdoptionSnapshot(
+                        initiative=initiative,
+                        business_unit_id=initiative.business_unit_id,
+                        as_of=month,
+                        eligible_users=eligible,
+                        active_users=active,
+                        satisfaction=Decimal(f"{self.rng.uniform(3.1, 4.6):.2f}"),
+                    )
+                )
+            points.append(
+                IntegrationPoint(
+                    initiative=initiative,
+                    business_unit_id=initiative.business_unit_id,
+                    system=self.rng.choice(systems),
+                    mode=initiative.integration_depth,
+                )
+            )
+        AdoptionSnapshot.objects.bulk_create(snapshots)
+        IntegrationPoint.objects.bulk_create(points)
+
+    # --- money --------------------------------------------------------------------------
+    def _money(self):
+        rng = self.rng
+        year = self.today.year
+        budgets, spend = [], []
+        ref = 0
+        months = month_starts(self.today, 12)
+        for initiative in self.initiatives:
+            slug = initiative.business_unit.slug
+            currency = self.unit_currency[slug]
+            owner = self.staff[slug][0]
+            live = initiative.stage in (
+                Stage.INITIAL_PRODUCTION,
+                Stage.SCALED_DEPLOYMENT,
+                Stage.INSTITUTIONAL,
+            )
+            scale = {Stage.SCALED_DEPLOYMENT: 3, Stage.INSTITUTIONAL: 4}.get(initiative.stage, 1)
+            one_time = Decimal(rng.randint(8, 30) * 10000)
+            lines = [
+                (CostKind.ONE_TIME, CostCategory.PERSONNEL, one_time),
+                (CostKind.ONE_TIME, CostCategory.COMPUTE, one_time / 3),
+            ]
+            if live:
+                lines += [
+                    (
+                        CostKind.OPERATIONAL,
+                        CostCategory.COMPUTE,
+                        Decimal(rng.randint(5, 15) * 10000 * scale),
+                    ),
+                    (
+                        CostKind.OPERATIONAL,
+                        CostCategory.VENDOR,
+                        Decimal(rng.randint(3, 9) * 10000 * scale),
+                    ),
+                    (
+                        CostKind.OPERATIONAL,
+                        CostCategory.TOOLING,
+                        Decimal(rng.randint(1, 4) * 10000),
+                    ),
+                ]
+            if initiative.risk_tier == "high":
+                lines.append(
+                    (
+                        CostKind.OPERATIONAL if live else CostKind.ONE_TIME,
+                        CostCategory.SECURITY,
+                        Decimal(rng.randint(2, 6) * 10000),
+                    )
+                )
+            for k, (kind, category, amount) in enumerate(lines):
+                pending = (
+                    initiative.stage in (Stage.PROOF_OF_CONCEPT, Stage.INITIAL_PRODUCTION)
+                    and k == len(lines) - 1
+                    and rng.random() < 0.35
+                )
+                if (
+                    initiative.stage in (Stage.KILLED, Stage.RETIRED)
+                    and kind == CostKind.OPERATIONAL
+                ):
+                    continue
+                budgets.append(
+                    Budget(
+                        initiative=initiative,
+                        business_unit_id=initiative.business_unit_id,
+                        fiscal_year=year,
+                        kind=kind,
+                        category=category,
+                        amount=amount.quantize(Decimal("1")),
+                        currency=currency,
+                        status=Budget.Status.REQUESTED if pending else Budget.Status.APPROVED,
+                        justification="Run the service for the year at current adoption."
+                        if kind == CostKind.OPERATIONAL
+                        else "Build and pilot.",
+                        requested_by=owner,
+                        requested_at=self.now - timedelta(days=rng.randint(5, 300)),
+                        approved_by=None if pending else self.finance,
+                        decided_at=None
+                        if pending
+                        else self.now - timedelta(days=rng.randint(1, 290)),
+                    )
+                )
+                if pending:
+                    continue
+                # Monthly postings; operational money starts once the initiative is live.
+                overspend = Decimal(str(rng.choice([0.7, 0.9, 1.0, 1.05, 1.3, 1.6])))
+                for m, month in enumerate(months):
+                    if kind == CostKind.ONE_TIME and m > 6 and live:
+                        continue
+                    if (
+                        initiative.stage in (Stage.KILLED, Stage.RETIRED)
+                        and month > initiative.stage_entered_at.date()
+                    ):
+                        continue
+                    if getattr(initiative, "_stalled", False) and month > self.today - timedelta(
+                        days=150
+                    ):
+                        continue
+                    monthly = amount / 12 * overspend * Decimal(str(rng.uniform(0.85, 1.15)))
+                    ref += 1
+                    spend.append(
+                        SpendEntry(
+                            initiative=initiative,
+                            business_unit_id=initiative.business_unit_id,
+                            posted_on=month + timedelta(days=rng.randint(0, 25)),
+                            kind=kind,
+                            category=category,
+                            amount=monthly.quantize(Decimal("0.01")),
+                            currency=currency,
+                            vendor={
+                                "compute": "Azure",
+                                "vendor": "OpenAI",
+                                "tooling": "Datadog",
+                                "security": "Protect AI",
+                            }.get(category, "Internal"),
+                            source="erp",
+                            reference=f"ERP-{year}-{ref:06d}",
+                        )
+                    )
+        Budget.objects.bulk_create(budgets)
+        SpendEntry.objects.bulk_create(spend, batch_size=2000)
+
+    # --- governance ---------------------------------------------------------------------
+    def _governance(self):
+        rng = self.rng
+        controls = list(Control.objects.all())
+        systems, assessments, attestations, audits, explain, incidents = [], [], [], [], [], []
+        for initiative in self.initiatives:
+            unit_id = initiative.business_unit_id
+            slug = initiative.business_unit.slug
+            owner, operator, _ = self.staff[slug]
+            overdue = rng.random() < 0.2
+            assessments.append(
+                RiskAssessment(
+                    initiative=initiative,
+                    business_unit_id=unit_id,
+                    eu_tier=initiative.risk_tier,
+                    us_high_impact=initiative.risk_tier == "high",
+                    us_justification="Affects access to credit or financial services."
+                    if initiative.risk_tier == "high"
+                    else "",
+                    status=RiskAssessment.Status.CURRENT,
+                    assessor=self.coe,
+                    assessed_on=self.today
+                    - timedelta(days=400 if overdue else rng.randint(20, 200)),
+                    next_review_due=self.today - timedelta(days=rng.randint(5, 40))
+                    if overdue
+                    else self.today + timedelta(days=rng.randint(30, 300)),
+                )
+            )
+            live = initiative.stage in (
+                Stage.INITIAL_PRODUCTION,
+                Stage.SCALED_DEPLOYMENT,
+                Stage.INSTITUTIONAL,
+                Stage.RETIRED,
+            )
+            if initiative.risk_tier == "high" and controls:
+                for control in controls:
+                    if control.applies_to_tiers and "high" not in control.applies_to_tiers:
+                        continue
+                    if rng.random() < 0.3:
+                        continue  # a governance gap
+                    expiring = rng.random() < 0.15
+                    attestations.append(
+                        ControlAttestation(
+                            initiative=initiative,
+                            business_unit_id=unit_id,
+                            control=control,
+                            status=ControlAttestation.Status.ATTESTED,
+                            evidence="Control test report and sign-off stored in the GRC tool.",
+                            attested_by=self.coe,
+                            attested_on=self.today - timedelta(days=300 if expiring else 60),
+                            expires_on=self.today + timedelta(days=20 if expiring else 300),
+                        )
+                    )
+            if initiative.risk_tier == "high" and live:
+                failed = rng.random() < 0.25
+                audits.append(
+                    FairnessAudit(
+                        initiative=initiative,
+                        business_unit_id=unit_id,
+                        protected_attributes=["age", "sex", "ethnicity"],
+                        metrics={
+                            "age": {"tpr_gap": 0.07 if failed else 0.02},
+                            "sex": {"tpr_gap": 0.01},
+                        },
+                        result=FairnessAudit.Result.FAIL if failed else FairnessAudit.Result.PASS,
+                        auditor=self.coe,
+                        audited_on=self.today - timedelta(days=rng.randint(30, 200)),
+                        remediation_plan="Reweight training data for the 60+ age band and re-audit."
+                        if failed
+                        else "",
+                        remediation_due=self.today - timedelta(days=10) if failed else None,
+                    )
+                )
+            if live:
+                systems.append(
+                    AISystem(
+                        initiative=initiative,
+                        business_unit_id=unit_id,
+                        name=f"{initiative.name} model",
+                        owner=operator,
+                        vendor=""
+                        if initiative.build_or_buy == "build"
+                        else rng.choice(["OpenAI", "Anthropic", "Nuance", "Feedzai"]),
+                    )
+                )
+                explain.append(
+                    ExplainabilityRecord(
+                        initiative=initiative,
+                        business_unit_id=unit_id,
+                        logic="Scores each case from its features; the top contributing features are shown to the reviewer.",
+                        limitations="Not validated for business customers.",
+                        intended_use="Decision support; a person takes the final decision.",
+                        appeal_process="Customers can ask for a human review through the complaints channel.",
+                        updated_by=owner,
+                    )
+                )
+        RiskAssessment.objects.bulk_create(assessments)
+        ControlAttestation.objects.bulk_create(attestations)
+        FairnessAudit.objects.bulk_create(audits)
+        ExplainabilityRecord.objects.bulk_create(explain)
+        AISystem.objects.bulk_create(systems)
+        versions, datasets = [], []
+        for system in AISystem.objects.select_related("initiative", "initiative__business_unit"):
+            initiative = system.initiative
+            owner, operator, analyst = self.staff[initiative.business_unit.slug]
+            retired = initiative.stage == Stage.RETIRED
+            datasets.append(
+                Dataset(
+                    initiative=initiative,
+                    business_unit_id=system.business_unit_id,
+                    name=f"{initiative.name} training data",
+                    source_system="Enterprise data lake",
+                    contains_pii=bool(initiative.uses_pii),
+                    contains_demographics=bool(initiative.uses_demographics),
+                    steward=analyst,
+                )
+            )
+            deployed = self.now - timedelta(days=rng.randint(60, 400))
+            versions.append(
+                ModelVersion(
+                    ai_system=system,
+                    business_unit_id=system.business_unit_id,
+                    version="1.0.0",
+                    status=ModelVersion.Status.RETIRED
+                    if retired
+                    else ModelVersion.Status.PRODUCTION,
+                    training_run_ref=f"mlflow://runs/{rng.getrandbits(40):010x}",
+                    parameters={"learning_rate": 0.05, "max_depth": 6},
+                    metrics={"auc": round(rng.uniform(0.82, 0.95), 3)},
+                    created_by=operator,
+                    approved_by=self.coe,
+                    deployed_at=deployed,
+                    retired_at=initiative.stage_entered_at if retired else None,
+                    retrain_interval_days=180,
+                    last_validated_at=deployed,
+                )
+            )
+            if not retired:
+                versions.append(
+                    ModelVersion(
+                        ai_system=system,
+                        business_unit_id=system.business_unit_id,
+                        version="1.1.0",
+                        status=ModelVersion.Status.STAGING,
+                        training_run_ref=f"mlflow://runs/{rng.getrandbits(40):010x}",
+                        parameters={"learning_rate": 0.03, "max_depth": 8},
+                        metrics={"auc": round(rng.uniform(0.85, 0.96), 3)},
+                        created_by=operator,
+                    )
+                )
+        Dataset.objects.bulk_create(datasets)
+        ModelVersion.objects.bulk_create(versions)
+        live = [
+            i
+            for i in self.initiatives
+            if i.stage in (Stage.INITIAL_PRODUCTION, Stage.SCALED_DEPLOYMENT, Stage.INSTITUTIONAL)
+        ]
+        for k, initiative in enumerate(rng.sample(live, min(9, len(live)))):
+            severity = [
+                "low",
+                "medium",
+                "medium",
+                "high",
+                "low",
+                "critical",
+                "medium",
+                "low",
+                "high",
+            ][k]
+            detected = self.now - timedelta(days=rng.randint(3, 120))
+            resolved = k % 3 != 0
+            incidents.append(
+                Incident(
+                    initiative=initiative,
+                    business_unit_id=initiative.business_unit_id,
+                    title=[
+                        "Model drift above threshold",
+                        "Hallucinated policy answer",
+                        "Latency spike",
+                        "Biased outcomes reported",
+                        "Prompt injection attempt",
+                        "Wrong customer data shown",
+                        "Vendor API outage",
+                        "Stale features",
+                        "Unexplained declines",
+                    ][k],
+                    description="Detected by monitoring; see the timeline.",
+                    severity=severity,
+                    status=Incident.Status.RESOLVED if resolved else Incident.Status.INVESTIGATING,
+                    detected_at=detected,
+                    resolved_at=detected + timedelta(hours=rng.randint(2, 96))
+                    if resolved
+                    else None,
+                    escalation_level=3 if severity in ("high", "critical") else 1,
+                    escalation_path="Operator -> unit lead -> CoE -> CRO"
+                    if severity in ("high", "critical")
+                    else "Operator -> unit lead",
+                    timeline=[{"at": detected.isoformat(), "event": "Alert raised by monitoring"}],
+                    reported_by=self.staff[initiative.business_unit.slug][1],
+                    review_due=(detected + timedelta(days=14)).date()
+                    if severity in ("high", "critical", "medium")
+                    else None,
+                )
+            )
+        Incident.objects.bulk_create(incidents)
+        # One open access review campaign, for the Retail unit.
+        unit = self.units["retail"]
+        review = AccessReview.objects.create(
+            business_unit=unit,
+            name="Retail Banking Q4 access review",
+            reviewer=self.leads["retail"],
+            opened_on=self.today - timedelta(days=7),
+            due_on=self.today + timedelta(days=14),
+        )
+        AccessReviewItem.objects.bulk_create(
+            [
+                AccessReviewItem(
+                    review=review, business_unit=unit, membership=m, user_id=m.user_id, role=m.role
+                )
+                for m in UnitMembership.objects.filter(business_unit=unit).exclude(
+                    user=self.leads["retail"]
+                )
+            ]
+        )
+
+    def _people(self):
+        programs = [
+            TrainingProgram.objects.create(
+                name="AI literacy for everyone",
+                audience="everyone",
+                hours=Decimal("3"),
+                coe=self.coes[0],
+            ),
+            TrainingProgram.objects.create(
+                name="Prompt engineering in practice",
+                audience="practitioners",
+                hours=Decimal("6"),
+                coe=self.coes[0],
+            ),
+            TrainingProgram.objects.create(
+                name="Model risk for leaders",
+                audience="leaders",
+                hours=Decimal("4"),
+                coe=self.coes[1],
+            ),
+            TrainingProgram.objects.create(
+                name="MLOps foundations",
+                audience="engineers",
+                hours=Decimal("16"),
+                coe=self.coes[1],
+            ),
+        ]
+        rows = []
+        for slug, people in self.staff.items():
+            for user in people:
+                for program in programs:
+                    if self.rng.random() < 0.55:
+                        rows.append(
+                            TrainingCompletion(
+                                program=program,
+                                user=user,
+                                business_unit=self.units[slug],
+                                completed_on=self.today - timedelta(days=self.rng.randint(5, 330)),
+                                score=Decimal(self.rng.randint(62, 100)),
+                            )
+                        )
+        TrainingCompletion.objects.bulk_create(rows)
+
+    def _print_logins(self):
+        pw = settings.DEMO_PASSWORD
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo portfolio loaded: {Initiative.objects.count()} initiatives.")
+        )
+        self.stdout.write(
+            "Sign in at http://127.0.0.1:8000/ with (password for all: DEMO_PASSWORD, default 'demo'):"
+        )
+        for username, what in [
+            ("pmo", "PMO: the whole portfolio"),
+            ("finance", "Finance: budgets and spend everywhere"),
+            ("coe", "Centre of excellence: standards and gates"),
+            ("auditor", "Auditor: reads everything, changes nothing"),
+        ] + [(f"lead-{slug}", f"Lead of {self.units[slug].name}") for slug in self.leads]:
+            self.stdout.write(f"  {username:<18} {what}")
+        if pw != "demo":
+            self.stdout.write("  (password from DEMO_PASSWORD)")

@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "people.context_processors.notifications",
             ],
         },
     },
@@ -140,6 +141,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Serve straight from the app's static folders too, so pages (and the browser tests'
+# live server) work without a collectstatic step.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 
@@ -183,6 +188,15 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "ai-portfolio@localhost")
+# Links in notification emails are made absolute with this (no trailing slash).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Periodic jobs (portfolio/tasks.py) ----------------------------------------
+JOBS_KPI_GRACE_DAYS = envint("JOBS_KPI_GRACE_DAYS", 7)
+JOBS_ATTESTATION_WARNING_DAYS = envint("JOBS_ATTESTATION_WARNING_DAYS", 30)
+JOBS_DEFAULT_INACTIVITY_DAYS = envint("JOBS_DEFAULT_INACTIVITY_DAYS", 90)
+# /healthz calls beat stale when no periodic task was sent for this long.
+BEAT_STALE_AFTER_SECONDS = envint("BEAT_STALE_AFTER_SECONDS", 15 * 60)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
@@ -208,6 +222,9 @@ SPECTACULAR_SETTINGS = {
 # --- Product settings ---------------------------------------------------------
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD")
 CURRENCIES = envlist("CURRENCIES", "USD,EUR,GBP")
+# An initiative whose annualised run rate exceeds its approved budget by more than this
+# percentage is flagged (finance.selectors.variance_flags).
+FINANCE_VARIANCE_ALERT_PCT = envint("FINANCE_VARIANCE_ALERT_PCT", 10)
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")
 
 LOGGING = {

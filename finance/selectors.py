@@ -1,0 +1,710 @@
+"""Money reads: budget versus actual, run rate, forecast, value and ROI, variance flags.
+
+Everything is computed by PostgreSQL in one statement per call (no Python loop over
+rows), scoped through ``visible_to(user)``, and converted to the reporting currency
+(``settings.REPORTING_CURRENCY``) with the dated ``ExchangeRate`` table:
+
+- a spend posting uses the latest rate with ``valid_from <= posted_on``;
+- a budget line uses the latest rate in force on the first day of its fiscal year;
+- a KPI's value uses the latest rate in force on the measurement date;
+- the reporting currency itself has rate 1.
+
+A row whose currency has no rate is **not** counted as if the rate were 1: it is left
+out of the converted totals and its currency is listed in ``missing_rates``, so pages
+can say "these totals exclude amounts in X, which has no exchange rate".
+
+Definitions (fiscal year = calendar year, as ``finance.models.current_fiscal_year``):
+
+- ``variance`` = budget - actual (positive: under budget).
+- ``run_rate_monthly`` = spend in the three complete calendar months before the month
+  of ``as_of``, divided by three; ``run_rate`` = ``run_rate_monthly`` x 12 (annualised).
+- ``forecast`` (year end) = actual in the fiscal year up to ``as_of`` + ``run_rate_monthly``
+  x the months of the fiscal year after ``as_of``'s month (0 for past years, 12 for future
+  years); ``forecast_variance`` = budget - forecast (the remaining budget at year end).
+- ``operational_share`` = operational actual / all actual (None when there is no actual).
+- Realised value: each measurement of a *business* KPI with ``value_per_unit`` and a
+  baseline counts as one period of value: (value - baseline) for "higher is better",
+  (baseline - value) for "lower is better", times ``value_per_unit``. A worse-than-
+  baseline measurement counts negative. No such measurement -> value ``None`` ("not
+  measured"), never zero.
+- ROI = (realised value - total cost) / total cost; payback month = the first month in
+  which cumulative realised value reaches cumulative cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.utils import timezone
+
+from finance.models import Budget, CostKind, SpendEntry
+from people.models import BusinessUnit
+from portfolio.models import Initiative, Measurement
+
+GROUPS = ("unit", "initiative", "kind", "category", "month", "fiscal_year")
+
+_RATE_SQL = """LEFT JOIN LATERAL (
+    SELECT r.rate FROM finance_exchangerate r
+    WHERE r.currency = {alias}.{currency} AND r.valid_from <= {on}
+    ORDER BY r.valid_from DESC LIMIT 1
+) {rate_alias} ON TRUE"""
+
+
+def _rate_join(alias: str, currency: str, on: str, rate_alias: str) -> str:
+    return _RATE_SQL.format(alias=alias, currency=currency, on=on, rate_alias=rate_alias)
+
+
+def _rate_expr(alias: str, currency: str, rate_alias: str) -> str:
+    """The conversion factor: 1 for the reporting currency, else the dated rate (or NULL)."""
+    return f"(CASE WHEN {alias}.{currency} = %(rep)s THEN 1 ELSE {rate_alias}.rate END)"
+
+
+def _ids_sql(queryset) -> tuple[str, tuple]:
+    """The SQL of ``queryset.values('id')``, to use as ``id IN (...)`` in a raw statement."""
+    try:
+        sql, params = queryset.values("id").query.sql_with_params()
+    except EmptyResultSet:  # e.g. ``business_unit_id__in=[]`` for a user with no units
+        return "SELECT NULL::bigint WHERE FALSE", ()
+    return sql, params
+
+
+class _Params:
+    """Collects positional parameters while composing named placeholders into ``%s``."""
+
+    def __init__(self, **named: Any) -> None:
+        self.named = named
+        self.values: list[Any] = []
+        self.parts: list[str] = []
+
+    def add(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Append ``sql``: ``%(name)s`` placeholders resolve from ``named``, ``%s`` from
+        ``params`` in order."""
+        it = iter(params)
+        out = []
+        i = 0
+        while i < len(sql):
+            if sql.startswith("%%", i):
+                out.append("%%")
+                i += 2
+            elif sql.startswith("%(", i):
+                end = sql.index(")s", i)
+                self.values.append(self.named[sql[i + 2 : end]])
+                out.append("%s")
+                i = end + 2
+            elif sql.startswith("%s", i):
+                self.values.append(next(it))
+                out.append("%s")
+                i += 2
+            else:
+                out.append(sql[i])
+                i += 1
+        self.parts.append("".join(out))
+
+    @property
+    def sql(self) -> str:
+        return "\n".join(self.parts)
+
+
+def _fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _bucket_cte(p: _Params, unit: BusinessUnit | None, user) -> None:
+    """``buckets(unit_id, bucket_id)``: every unit under ``unit`` mapped to the child of
+    ``unit`` it rolls up to (``unit``'s own rows stay on ``unit``). Without ``unit``, the
+    roots are the user's topmost visible units (top-level units for global roles; the
+    lead's own unit for a unit lead), so nothing rolls up into a unit the user cannot see."""
+    if unit is None:
+        visible, params = _ids_sql(_scoped(BusinessUnit.objects.all(), user))
+        p.add(
+            f"""tree(unit_id, bucket_id) AS (
+                SELECT id, id FROM people_businessunit
+                WHERE id IN ({visible}) AND (parent_id IS NULL OR parent_id NOT IN ({visible}))
+                UNION ALL
+                SELECT c.id, t.bucket_id FROM people_businessunit c
+                JOIN tree t ON c.parent_id = t.unit_id
+            ), buckets AS (SELECT unit_id, bucket_id FROM tree),""",
+            [*params, *params],
+        )
+    else:
+        p.add(
+            """tree(unit_id, bucket_id) AS (
+                SELECT id, id FROM people_businessunit WHERE parent_id = %s
+                UNION ALL
+                SELECT c.id, t.bucket_id FROM people_businessunit c
+                JOIN tree t ON c.parent_id = t.unit_id
+            ), buckets AS (SELECT unit_id, bucket_id FROM tree UNION ALL SELECT %s, %s),""",
+            [unit.pk, unit.pk, unit.pk],
+        )
+
+
+#: Pass as ``user`` to read every unit: for background jobs (variance alerts) only,
+#: never for anything a request renders.
+ALL_UNITS = object()
+
+
+def _scoped(queryset, user):
+    if user is ALL_UNITS:
+        return queryset.all()
+    return queryset.visible_to(user)
+
+
+def _as_of(as_of: dt.date | None) -> dt.date:
+    return as_of or timezone.localdate()
+
+
+def _trailing_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The three complete calendar months before ``as_of``'s month: [start, end)."""
+    end = as_of.replace(day=1)
+    month = end.month - 3
+    year = end.year
+    if month < 1:
+        month += 12
+        year -= 1
+    return dt.date(year, month, 1), end
+
+
+# --- Budget versus actual ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetActualRow:
+    """One slice of budget versus actual, in the reporting currency."""
+
+    unit_id: int | None = None
+    unit_name: str | None = None
+    initiative_id: int | None = None
+    initiative_code: str | None = None
+    initiative_name: str | None = None
+    initiative_unit_id: int | None = None
+    kind: str | None = None
+    category: str | None = None
+    month: dt.date | None = None
+    fiscal_year: int | None = None
+    budget: Decimal = Decimal("0")
+    actual: Decimal = Decimal("0")
+    actual_one_time: Decimal = Decimal("0")
+    actual_operational: Decimal = Decimal("0")
+    variance: Decimal = Decimal("0")
+    variance_pct: Decimal | None = None
+    run_rate_monthly: Decimal = Decimal("0")
+    run_rate: Decimal = Decimal("0")
+    forecast: Decimal = Decimal("0")
+    forecast_variance: Decimal = Decimal("0")
+    operational_share: Decimal | None = None
+    missing_rates: list[str] = field(default_factory=list)
+    currency: str = ""
+
+
+def budget_vs_actual(
+    *,
+    user,
+    group_by: Sequence[str] = ("initiative",),
+    fiscal_year: int | None = None,
+    unit: BusinessUnit | None = None,
+    initiative: Initiative | None = None,
+    kind: str | None = None,
+    category: str | None = None,
+    as_of: dt.date | None = None,
+) -> list[BudgetActualRow]:
+    """Approved budgets versus spend, grouped by any of ``GROUPS``, in one query.
+
+    - ``group_by`` "unit" rolls each unit's figures up to the children of ``unit`` (or to
+      the top-level units when ``unit`` is None); ``unit``'s own rows stay on ``unit``.
+      Passing ``unit`` also restricts every figure to that unit and its descendants.
+    - ``fiscal_year`` restricts budgets and spend to one year; it defaults to the year of
+      ``as_of`` unless "fiscal_year" is one of the groups (then every year is shown).
+    - "month": spend by posting month; an annual budget line counts 1/12 in each month of
+      its fiscal year.
+    - Only approved budgets count (requested, rejected and superseded lines do not).
+
+    Rows are ordered by the group columns; the query count is constant (two small
+    scoping lookups at most, then one statement).
+    """
+    unknown = set(group_by) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"Unknown group(s): {', '.join(sorted(unknown))}")
+    as_of = _as_of(as_of)
+    if fiscal_year is None and "fiscal_year" not in group_by:
+        fiscal_year = as_of.year
+    trailing_start, trailing_end = _trailing_window(as_of)
+
+    spend = _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
+    budgets = _scoped(Budget.objects, user).filter(status=Budget.Status.APPROVED)
+    if fiscal_year is not None:
+        spend = spend.filter(
+            posted_on__gte=dt.date(fiscal_year, 1, 1), posted_on__lte=dt.date(fiscal_year, 12, 31)
+        ) | spend.filter(posted_on__gte=trailing_start, posted_on__lt=trailing_end)
+        budgets = budgets.filter(fiscal_year=fiscal_year)
+    for name, value in (("initiative", initiative), ("kind", kind), ("category", category)):
+        if value is not None:
+            spend = spend.filter(**{name: value})
+            budgets = budgets.filter(**{name: value})
+    spend_ids, spend_params = _ids_sql(spend)
+    budget_ids, budget_params = _ids_sql(budgets)
+
+    by_month = "month" in group_by
+    use_buckets = "unit" in group_by or unit is not None
+    p = _Params(
+        rep=settings.REPORTING_CURRENCY,
+        fy=fiscal_year,
+        as_of=as_of,
+        t_start=trailing_start,
+        t_end=trailing_end,
+        one_time=CostKind.ONE_TIME.value,
+        operational=CostKind.OPERATIONAL.value,
+    )
+    p.add("WITH RECURSIVE")
+    if use_buckets:
+        _bucket_cte(p, unit, user)
+    # In-year spend counts as actual; the trailing window feeds the run rate (it may
+    # reach into the previous year, which is why spend is filtered on both).
+    in_year = "TRUE" if fiscal_year is None else "EXTRACT(YEAR FROM s.posted_on)::int = %(fy)s"
+    p.add(
+        f"""lines AS (
+        SELECT s.business_unit_id, s.initiative_id, s.kind, s.category,
+               date_trunc('month', s.posted_on)::date AS month,
+               EXTRACT(YEAR FROM s.posted_on)::int AS fiscal_year,
+               s.currency,
+               {_rate_expr("s", "currency", "er")} AS rate,
+               0::numeric AS budget,
+               CASE WHEN {in_year} THEN s.amount ELSE 0 END AS actual,
+               CASE WHEN s.posted_on >= %(t_start)s AND s.posted_on < %(t_end)s
+                    THEN s.amount ELSE 0 END AS trailing
+        FROM finance_spendentry s
+        {_rate_join("s", "currency", "s.posted_on", "er")}
+        WHERE s.id IN ({spend_ids})""",
+        spend_params,
+    )
+    month_expr = "make_date(b.fiscal_year, m.m, 1)" if by_month else "NULL::date"
+    months = "CROSS JOIN generate_series(1, 12) AS m(m)" if by_month else ""
+    share = "/ 12" if by_month else ""
+    p.add(
+        f"""UNION ALL
+        SELECT b.business_unit_id, b.initiative_id, b.kind, b.category,
+               {month_expr}, b.fiscal_year, b.currency,
+               {_rate_expr("b", "currency", "er")},
+               b.amount {share}, 0, 0
+        FROM finance_budget b {months}
+        {_rate_join("b", "currency", "make_date(b.fiscal_year, 1, 1)", "er")}
+        WHERE b.id IN ({budget_ids})
+    )""",
+        budget_params,
+    )
+    dims = {
+        "unit": "bk.bucket_id",
+        "initiative": "l.initiative_id",
+        "kind": "l.kind",
+        "category": "l.category",
+        "month": "l.month",
+        "fiscal_year": "l.fiscal_year",
+    }
+    select_dims = [f"{dims[g]} AS {g}" for g in group_by]
+    # Months of the row's fiscal year after as_of's month: 0 for past years, 12 ahead.
+    remaining = (
+        "GREATEST(0, LEAST(12, (MAX(l.fiscal_year) - EXTRACT(YEAR FROM %(as_of)s::date)) * 12"
+        " + 12 - EXTRACT(MONTH FROM %(as_of)s::date)))"
+    )
+    if "fiscal_year" not in group_by and fiscal_year is not None:
+        remaining = (
+            "GREATEST(0, LEAST(12, (%(fy)s - EXTRACT(YEAR FROM %(as_of)s::date)) * 12"
+            " + 12 - EXTRACT(MONTH FROM %(as_of)s::date)))"
+        )
+    join = "JOIN buckets bk ON bk.unit_id = l.business_unit_id" if use_buckets else ""
+    group_clause = f"GROUP BY {', '.join(dims[g] for g in group_by)}" if group_by else ""
+    p.add(
+        f""", agg AS (
+        SELECT {", ".join([*select_dims, ""])}
+               ROUND(COALESCE(SUM(l.budget * l.rate), 0), 2) AS budget,
+               ROUND(COALESCE(SUM(l.actual * l.rate), 0), 2) AS actual,
+               ROUND(COALESCE(SUM(l.actual * l.rate) FILTER (WHERE l.kind = %(one_time)s), 0), 2)
+                   AS actual_one_time,
+               ROUND(COALESCE(SUM(l.actual * l.rate) FILTER (WHERE l.kind = %(operational)s), 0), 2)
+                   AS actual_operational,
+               COALESCE(SUM(l.trailing * l.rate), 0) / 3 AS run_rate_monthly,
+               {remaining}::numeric AS remaining_months,
+               COALESCE(ARRAY_AGG(DISTINCT l.currency) FILTER (
+                   WHERE l.rate IS NULL AND (l.budget <> 0 OR l.actual <> 0 OR l.trailing <> 0)
+               ), ARRAY[]::varchar[]) AS missing_rates
+        FROM lines l {join}
+        {group_clause}
+    )
+    SELECT agg.*,
+           {"bu.name" if "unit" in group_by else "NULL"} AS unit_name,
+           {"i.code" if "initiative" in group_by else "NULL"} AS initiative_code,
+           {"i.name" if "initiative" in group_by else "NULL"} AS initiative_name,
+           {"i.business_unit_id" if "initiative" in group_by else "NULL"} AS initiative_unit_id
+    FROM agg
+    {"LEFT JOIN people_businessunit bu ON bu.id = agg.unit" if "unit" in group_by else ""}
+    {"LEFT JOIN portfolio_initiative i ON i.id = agg.initiative" if "initiative" in group_by else ""}
+    ORDER BY {", ".join([*(["bu.name"] if "unit" in group_by else []), *(["i.code"] if "initiative" in group_by else []), *[g for g in group_by if g not in ("unit", "initiative")]]) or "1"}"""
+    )
+    rows = _fetch(p.sql, p.values)
+    result = []
+    for r in rows:
+        budget, actual = r["budget"], r["actual"]
+        monthly = r["run_rate_monthly"]
+        forecast = actual + monthly * r["remaining_months"]
+        result.append(
+            BudgetActualRow(
+                unit_id=r.get("unit"),
+                unit_name=r["unit_name"],
+                initiative_id=r.get("initiative"),
+                initiative_code=r["initiative_code"],
+                initiative_name=r["initiative_name"],
+                initiative_unit_id=r["initiative_unit_id"],
+                kind=r.get("kind"),
+                category=r.get("category"),
+                month=r.get("month"),
+                fiscal_year=r.get("fiscal_year", fiscal_year),
+                budget=budget,
+                actual=actual,
+                actual_one_time=r["actual_one_time"],
+                actual_operational=r["actual_operational"],
+                variance=budget - actual,
+                variance_pct=_q(100 * (actual - budget) / budget) if budget else None,
+                run_rate_monthly=_q(monthly),
+                run_rate=_q(monthly * 12),
+                forecast=_q(forecast),
+                forecast_variance=_q(budget - forecast),
+                operational_share=_q(r["actual_operational"] / actual, 4) if actual else None,
+                missing_rates=sorted(r["missing_rates"]),
+                currency=settings.REPORTING_CURRENCY,
+            )
+        )
+    return result
+
+
+def _q(value: Decimal, places: int = 2) -> Decimal:
+    return Decimal(value).quantize(Decimal(1).scaleb(-places))
+
+
+def budget_totals(**kwargs: Any) -> BudgetActualRow:
+    """The grand total of ``budget_vs_actual`` with the same filters (one row)."""
+    rows = budget_vs_actual(group_by=(), **kwargs)
+    return rows[0] if rows else BudgetActualRow(currency=settings.REPORTING_CURRENCY)
+
+
+@dataclass(frozen=True)
+class MonthShare:
+    month: dt.date
+    one_time: Decimal
+    operational: Decimal
+    total: Decimal
+    operational_share: Decimal | None
+    missing_rates: list[str]
+
+
+def operational_share_by_month(
+    *,
+    user,
+    fiscal_year: int | None = None,
+    unit: BusinessUnit | None = None,
+    initiative: Initiative | None = None,
+    as_of: dt.date | None = None,
+) -> list[MonthShare]:
+    """One-time versus operational spend for each month with spend (reporting currency)."""
+    rows = budget_vs_actual(
+        user=user,
+        group_by=("month",),
+        fiscal_year=fiscal_year,
+        unit=unit,
+        initiative=initiative,
+        as_of=as_of,
+    )
+    return [
+        MonthShare(
+            month=r.month,
+            one_time=r.actual_one_time,
+            operational=r.actual_operational,
+            total=r.actual,
+            operational_share=r.operational_share,
+            missing_rates=r.missing_rates,
+        )
+        for r in rows
+        if r.actual or r.missing_rates
+    ]
+
+
+def spend_totals_by_currency(*, spend) -> list[dict[str, Any]]:
+    """Per-currency totals of an already scoped and filtered ``SpendEntry`` queryset, each
+    with its reporting-currency equivalent (None when the currency has no rate) and the
+    count of postings. One query."""
+    ids, params = _ids_sql(spend)
+    p = _Params(rep=settings.REPORTING_CURRENCY)
+    p.add(
+        f"""SELECT s.currency, COUNT(*) AS entries, SUM(s.amount) AS amount,
+               CASE WHEN COUNT(*) FILTER (WHERE {_rate_expr("s", "currency", "er")} IS NULL) > 0
+                    THEN NULL
+                    ELSE ROUND(SUM(s.amount * {_rate_expr("s", "currency", "er")}), 2) END
+                   AS reporting_amount
+        FROM finance_spendentry s
+        {_rate_join("s", "currency", "s.posted_on", "er")}
+        WHERE s.id IN ({ids})
+        GROUP BY s.currency ORDER BY s.currency""",
+        params,
+    )
+    return _fetch(p.sql, p.values)
+
+
+# --- Variance flags ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VarianceFlag:
+    initiative_id: int
+    initiative_code: str
+    initiative_name: str
+    business_unit_id: int
+    fiscal_year: int
+    budget: Decimal
+    run_rate: Decimal
+    over_pct: Decimal | None  # None when there is no approved budget at all
+    currency: str
+    missing_rates: list[str]
+
+
+def variance_flags(
+    *,
+    user,
+    fiscal_year: int | None = None,
+    threshold_pct: Decimal | int | None = None,
+    as_of: dt.date | None = None,
+) -> list[VarianceFlag]:
+    """Initiatives whose annualised run rate exceeds their approved budget for the year
+    by more than ``threshold_pct`` percent (default ``settings.FINANCE_VARIANCE_ALERT_PCT``).
+    An initiative spending with no approved budget is flagged with ``over_pct`` None.
+    Scoped to what ``user`` may see (pass ``ALL_UNITS`` from a background job); one query."""
+    threshold = Decimal(
+        settings.FINANCE_VARIANCE_ALERT_PCT if threshold_pct is None else threshold_pct
+    )
+    rows = budget_vs_actual(
+        user=user, group_by=("initiative",), fiscal_year=fiscal_year, as_of=as_of
+    )
+    # ``rows`` is already aggregated per initiative: a handful of rows, not the ledger.
+    flags = []
+    for r in rows:
+        if r.run_rate <= 0:
+            continue
+        if r.budget <= 0:
+            over = None
+        else:
+            over = _q(100 * (r.run_rate - r.budget) / r.budget)
+            if over <= threshold:
+                continue
+        flags.append(
+            VarianceFlag(
+                initiative_id=r.initiative_id,
+                initiative_code=r.initiative_code,
+                initiative_name=r.initiative_name,
+                business_unit_id=r.initiative_unit_id,
+                fiscal_year=r.fiscal_year,
+                budget=r.budget,
+                run_rate=r.run_rate,
+                over_pct=over,
+                currency=r.currency,
+                missing_rates=r.missing_rates,
+            )
+        )
+    return flags
+
+
+# --- Value and ROI ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """Cost, realised value and ROI to ``as_of`` for an initiative or a unit."""
+
+    key_id: int
+    code: str | None
+    name: str
+    business_unit_id: int | None
+    one_time_cost: Decimal
+    operational_cost: Decimal
+    total_cost: Decimal
+    realised_value: Decimal | None  # None: not measured
+    roi: Decimal | None
+    payback_month: dt.date | None
+    missing_rates: list[str]
+    currency: str
+
+    @property
+    def measured(self) -> bool:
+        return self.realised_value is not None
+
+
+def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.date | None):
+    as_of = _as_of(as_of)
+    spend_ids, spend_params = _ids_sql(
+        _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
+    )
+    meas_ids, meas_params = _ids_sql(
+        _scoped(Measurement.objects, user).filter(measured_on__lte=as_of)
+    )
+    p = _Params(
+        rep=settings.REPORTING_CURRENCY,
+        one_time=CostKind.ONE_TIME.value,
+        operational=CostKind.OPERATIONAL.value,
+        business="business",
+        increase="increase",
+    )
+    p.add("WITH RECURSIVE")
+    if by_unit or unit is not None:
+        _bucket_cte(p, unit, user)
+    if by_unit:
+        key_src = "bk.bucket_id"
+        bucket_join = "JOIN buckets bk ON bk.unit_id = {alias}.business_unit_id"
+    else:
+        key_src = "{alias}.initiative_id"
+        bucket_join = (
+            "JOIN buckets bk ON bk.unit_id = {alias}.business_unit_id" if unit is not None else ""
+        )
+    p.add(
+        f"""cost AS (
+        SELECT {key_src.format(alias="s")} AS key, date_trunc('month', s.posted_on)::date AS month,
+               SUM(s.amount * {_rate_expr("s", "currency", "er")}) AS cost,
+               SUM(s.amount * {_rate_expr("s", "currency", "er")})
+                   FILTER (WHERE s.kind = %(one_time)s) AS one_time,
+               SUM(s.amount * {_rate_expr("s", "currency", "er")})
+                   FILTER (WHERE s.kind = %(operational)s) AS operational,
+               ARRAY_AGG(DISTINCT s.currency)
+                   FILTER (WHERE {_rate_expr("s", "currency", "er")} IS NULL) AS missing
+        FROM finance_spendentry s
+        {_rate_join("s", "currency", "s.posted_on", "er")}
+        {bucket_join.format(alias="s")}
+        WHERE s.id IN ({spend_ids})
+        GROUP BY 1, 2
+    ),""",
+        spend_params,
+    )
+    improvement = (
+        "(CASE WHEN k.direction = %(increase)s THEN m.value - k.baseline_value"
+        " ELSE k.baseline_value - m.value END)"
+    )
+    p.add(
+        f"""value AS (
+        SELECT {key_src.format(alias="k")} AS key, date_trunc('month', m.measured_on)::date AS month,
+               SUM({improvement} * k.value_per_unit * {_rate_expr("k", "value_currency", "vr")})
+                   AS value,
+               ARRAY_AGG(DISTINCT k.value_currency)
+                   FILTER (WHERE {_rate_expr("k", "value_currency", "vr")} IS NULL) AS missing
+        FROM portfolio_measurement m
+        JOIN portfolio_kpi k ON k.id = m.kpi_id
+        {_rate_join("k", "value_currency", "m.measured_on", "vr")}
+        {bucket_join.format(alias="k")}
+        WHERE m.id IN ({meas_ids}) AND k.kind = %(business)s
+          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
+        GROUP BY 1, 2
+    ),""",
+        meas_params,
+    )
+    p.add(
+        """monthly AS (
+        SELECT COALESCE(c.key, v.key) AS key, COALESCE(c.month, v.month) AS month,
+               COALESCE(c.cost, 0) AS cost, c.one_time, c.operational, v.value,
+               (v.key IS NOT NULL) AS measured,
+               COALESCE(c.missing, '{}') || COALESCE(v.missing, '{}') AS missing
+        FROM cost c FULL OUTER JOIN value v ON c.key = v.key AND c.month = v.month
+    ), cumulative AS (
+        SELECT *, SUM(cost) OVER w AS cum_cost, SUM(COALESCE(value, 0)) OVER w AS cum_value
+        FROM monthly WINDOW w AS (PARTITION BY key ORDER BY month)
+    ), totals AS (
+        SELECT key,
+               ROUND(COALESCE(SUM(one_time), 0), 2) AS one_time_cost,
+               ROUND(COALESCE(SUM(operational), 0), 2) AS operational_cost,
+               ROUND(SUM(cost), 2) AS total_cost,
+               CASE WHEN BOOL_OR(measured) THEN ROUND(SUM(COALESCE(value, 0)), 2) END
+                   AS realised_value,
+               MIN(month) FILTER (WHERE measured AND cum_cost > 0 AND cum_value >= cum_cost)
+                   AS payback_month,
+               (SELECT ARRAY_AGG(DISTINCT x) FROM cumulative c2, unnest(c2.missing) AS x
+                WHERE c2.key = cumulative.key) AS missing
+        FROM cumulative
+        GROUP BY key
+    )"""
+    )
+    if by_unit:
+        units = _scoped(BusinessUnit.objects, user)
+        if unit is not None:
+            base_ids, base_params = _ids_sql(units)
+            p.add(
+                f"""SELECT u.id AS key_id, u.code, u.name, u.id AS business_unit_id, t.*
+                FROM people_businessunit u
+                LEFT JOIN totals t ON t.key = u.id
+                WHERE u.id IN ({base_ids}) AND (u.parent_id = %s OR u.id = %s)
+                ORDER BY u.name""",
+                [*base_params, unit.pk, unit.pk],
+            )
+        else:
+            base_ids, base_params = _ids_sql(units)
+            p.add(
+                f"""SELECT u.id AS key_id, u.code, u.name, u.id AS business_unit_id, t.*
+                FROM people_businessunit u
+                LEFT JOIN totals t ON t.key = u.id
+                WHERE u.id IN ({base_ids}) AND u.parent_id IS NULL
+                ORDER BY u.name""",
+                base_params,
+            )
+    else:
+        inits = _scoped(Initiative.objects, user)
+        base_ids, base_params = _ids_sql(inits)
+        unit_filter = (
+            "AND i.business_unit_id IN (SELECT unit_id FROM buckets)" if unit is not None else ""
+        )
+        p.add(
+            f"""SELECT i.id AS key_id, i.code, i.name, i.business_unit_id, t.*
+            FROM portfolio_initiative i
+            LEFT JOIN totals t ON t.key = i.id
+            WHERE i.id IN ({base_ids}) {unit_filter}
+            ORDER BY i.code""",
+            base_params,
+        )
+    result = []
+    for r in _fetch(p.sql, p.values):
+        cost = r["total_cost"] or Decimal("0")
+        value = r["realised_value"]
+        result.append(
+            ValueRow(
+                key_id=r["key_id"],
+                code=r["code"],
+                name=r["name"],
+                business_unit_id=r["business_unit_id"],
+                one_time_cost=r["one_time_cost"] or Decimal("0.00"),
+                operational_cost=r["operational_cost"] or Decimal("0.00"),
+                total_cost=_q(cost),
+                realised_value=value,
+                roi=_q((value - cost) / cost, 4) if value is not None and cost else None,
+                payback_month=r["payback_month"],
+                missing_rates=sorted(set(r["missing"] or [])),
+                currency=settings.REPORTING_CURRENCY,
+            )
+        )
+    return result
+
+
+def initiative_value(
+    *, user, unit: BusinessUnit | None = None, as_of: dt.date | None = None
+) -> list[ValueRow]:
+    """Per visible initiative (optionally within ``unit`` and its children): one-time,
+    operational and total cost to ``as_of``, realised value (None when not measured), ROI
+    and payback month. Every visible initiative appears, spending or not. One query."""
+    return _value_rows(user=user, by_unit=False, unit=unit, as_of=as_of)
+
+
+def unit_value(
+    *, user, unit: BusinessUnit | None = None, as_of: dt.date | None = None
+) -> list[ValueRow]:
+    """The same figures per unit, each unit's descendants rolled up into it: the
+    top-level units, or ``unit`` itself (its own initiatives) and its direct children."""
+    return _value_rows(user=user, by_unit=True, unit=unit, as_of=as_of)

@@ -407,3 +407,126 @@ class AccessReviewItem(UnitOwned):
 
     def __str__(self) -> str:
         return f"{self.user} as {self.role}: {self.decision}"
+
+
+@audited
+class GateReview(UnitOwned):
+    """A request to pass a stage gate and its decision.
+
+    The checklist is computed from the shared standards and the initiative's records
+    (``governance.checks``); the rows in ``criteria`` are its snapshot, refreshed while
+    the review is open and frozen when it is decided."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Awaiting decision"
+        DECIDED = "decided", "Decided"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Reason(models.TextChoices):
+        REQUEST = "request", "Requested by the team"
+        INCIDENT = "incident", "Severe incident: continue or roll back"
+        STALLED = "stalled", "Stalled: needs a decision"
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="gate_reviews"
+    )
+    reason = models.CharField(max_length=10, choices=Reason.choices, default=Reason.REQUEST)
+    from_stage = models.CharField(max_length=24, choices=Stage.choices)
+    target_stage = models.CharField(max_length=24, choices=Stage.choices)
+    incident = models.ForeignKey(
+        "Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="gate_reviews"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    request_note = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=10, blank=True)
+    rationale = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    transition = models.OneToOneField(
+        "portfolio.StageTransition",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="gate_review",
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative"],
+                condition=Q(status="open"),
+                name="one_open_gate_review",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="gate_decider_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="decided")
+                | (Q(decided_by__isnull=False) & ~Q(rationale="") & ~Q(decision="")),
+                name="gate_decision_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "status"])]
+
+    def __str__(self) -> str:
+        return f"Gate review #{self.pk}: {self.initiative_id} to {self.target_stage}"
+
+
+@audited
+class GateCriterionResult(UnitOwned):
+    """One line of a gate review's checklist, copied from its standard so that the
+    decision's evidence stays as it was even if the standard changes later."""
+
+    review = models.ForeignKey(GateReview, on_delete=models.CASCADE, related_name="criteria")
+    standard = models.ForeignKey(Standard, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    dimension = models.CharField(max_length=30, choices=Dimension.choices)
+    mandatory = models.BooleanField(default=True)
+    check_rule = models.CharField(max_length=60)
+    met = models.BooleanField(default=False)
+    detail = models.CharField(max_length=300, blank=True)
+    evidence = models.TextField(blank=True, help_text="Manual evidence given by the team")
+    evidence_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["review", "dimension", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "standard"], name="one_result_per_standard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {'met' if self.met else 'not met'}"
+
+
+@audited
+class Waiver(UnitOwned):
+    """Permission to pass a gate with a mandatory criterion unmet, until ``expires_on``."""
+
+    review = models.ForeignKey(GateReview, on_delete=models.CASCADE, related_name="waivers")
+    standard = models.ForeignKey(Standard, on_delete=models.PROTECT, related_name="waivers")
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="waivers")
+    reason = models.TextField()
+    expires_on = models.DateField()
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["expires_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "standard"], name="one_waiver_per_criterion"),
+            models.CheckConstraint(condition=~Q(reason=""), name="waiver_reason_required"),
+        ]
+        indexes = [models.Index(fields=["business_unit", "expires_on"])]
+
+    def __str__(self) -> str:
+        return f"Waiver of {self.standard_id} until {self.expires_on}"

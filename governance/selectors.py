@@ -1,0 +1,372 @@
+"""Reads for governance: gate checklists, blocked and stalled initiatives, history.
+
+Everything scoped goes through ``visible_to(user)``; rollups are computed by the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from governance.checks import RULES, evaluate_rules, stage_position
+from governance.models import (
+    Control,
+    ControlAttestation,
+    GateCriterionResult,
+    GateReview,
+    ModelVersion,
+    Standard,
+    Waiver,
+)
+from people.roles import AUDITOR, PMO
+from portfolio.choices import ACTIVE_STAGES, DEFAULT_STAGE_LIMIT_DAYS
+from portfolio.models import Initiative, Measurement, StagePolicy, StageTransition
+
+# --- Stage gates -------------------------------------------------------------------------
+
+
+def applicable_standards(*, risk_tier: str, target_stage: str) -> QuerySet[Standard]:
+    """Active standards checked before ``target_stage`` for an initiative of ``risk_tier``
+    (a standard with no tiers applies to all)."""
+    return Standard.objects.filter(active=True, target_stage=target_stage).filter(
+        Q(applies_to_tiers__len=0) | Q(applies_to_tiers__contains=[risk_tier])
+    )
+
+
+def missing_controls(*, initiative: Initiative, target_stage: str, today=None) -> list[Control]:
+    """Controls the initiative's tier requires by ``target_stage`` that have no valid
+    attestation (attested or not applicable, and not expired). One query."""
+    today = today or timezone.localdate()
+    valid = ControlAttestation.objects.filter(
+        initiative_id=initiative.pk,
+        control_id=OuterRef("pk"),
+        status__in=[ControlAttestation.Status.ATTESTED, ControlAttestation.Status.NOT_APPLICABLE],
+    ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    return list(
+        Control.objects.annotate(from_pos=stage_position(F("applies_from_stage")))
+        .filter(
+            Q(applies_to_tiers__len=0) | Q(applies_to_tiers__contains=[initiative.risk_tier]),
+            from_pos__lte=list(ACTIVE_STAGES).index(target_stage) + 1,
+        )
+        .filter(~Exists(valid))
+        .order_by("code")
+    )
+
+
+@dataclass
+class ChecklistLine:
+    standard: Standard
+    met: bool
+    detail: str = ""
+    evidence: str = ""
+    waiver: Waiver | None = None
+
+    @property
+    def manual(self) -> bool:
+        return self.standard.check_rule not in RULES
+
+    @property
+    def blocking(self) -> bool:
+        return self.standard.mandatory and not self.met and self.waiver is None
+
+
+@dataclass
+class Checklist:
+    lines: list[ChecklistLine] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[ChecklistLine]:
+        return [line for line in self.lines if line.blocking]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+def compute_checklist(
+    *,
+    initiative: Initiative,
+    target_stage: str,
+    review: GateReview | None = None,
+    today: date | None = None,
+) -> Checklist:
+    """The gate's checklist from the standards and the initiative's records, now.
+
+    Automatic rules are evaluated in one query; manual criteria are met when the team
+    has given evidence on this review; waivers come from the review. Four queries."""
+    standards = list(
+        applicable_standards(risk_tier=initiative.risk_tier, target_stage=target_stage)
+    )
+    results = evaluate_rules(
+        initiative.pk, target_stage, [s.check_rule for s in standards], today=today
+    )
+    evidence, waivers = {}, {}
+    if review is not None and review.pk:
+        evidence = {
+            r.standard_id: r.evidence
+            for r in GateCriterionResult.objects.filter(review=review).exclude(evidence="")
+        }
+        waivers = {w.standard_id: w for w in Waiver.objects.filter(review=review)}
+    lines = []
+    for std in standards:
+        if std.check_rule in RULES:
+            met = bool(results.get(std.check_rule))
+            detail = "" if met else RULES[std.check_rule].detail_unmet
+        else:
+            met = bool(evidence.get(std.pk))
+            detail = "" if met else "Manual criterion: the team has not given evidence yet."
+        lines.append(
+            ChecklistLine(
+                standard=std,
+                met=met,
+                detail=detail,
+                evidence=evidence.get(std.pk, ""),
+                waiver=waivers.get(std.pk),
+            )
+        )
+    return Checklist(lines=lines)
+
+
+def gate_reviews_for(user) -> QuerySet[GateReview]:
+    """Gate reviews the user may see, with the counts the lists show (from the snapshot
+    refreshed at request, on evidence, on recheck and nightly)."""
+    return (
+        GateReview.objects.visible_to(user)
+        .select_related("initiative", "business_unit", "requested_by", "decided_by")
+        .annotate(
+            criteria_total=Count("criteria", distinct=True),
+            blocking_count=Count(
+                "criteria",
+                filter=Q(criteria__mandatory=True, criteria__met=False),
+                distinct=True,
+            ),
+        )
+    )
+
+
+def blocked_gate_reviews(user) -> QuerySet[GateReview]:
+    """Open gate reviews with at least one mandatory criterion unmet: what PMO chases."""
+    return gate_reviews_for(user).filter(status=GateReview.Status.OPEN, blocking_count__gt=0)
+
+
+def blocking_criteria_for(reviews) -> dict[int, list[GateCriterionResult]]:
+    """The unmet mandatory criteria of a page of reviews, in one query."""
+    out: dict[int, list[GateCriterionResult]] = {}
+    for row in GateCriterionResult.objects.filter(
+        review__in=[r.pk for r in reviews], mandatory=True, met=False
+    ).order_by("review_id", "code"):
+        out.setdefault(row.review_id, []).append(row)
+    return out
+
+
+# --- Stall rules ---------------------------------------------------------------------------
+
+
+def _days(expr):
+    return Func(expr, template="make_interval(days => %(expressions)s)")
+
+
+def stalled_initiatives(user, *, now: datetime | None = None) -> QuerySet[Initiative]:
+    """Active initiatives past their stage's time limit, or with no activity (no
+    measurement, spend, gate review or transition) for the stage's inactivity period.
+
+    Limits come from ``StagePolicy`` rows, falling back to the playbook's defaults; all
+    of it is one query. Each row carries ``limit_days``, ``inactivity_days``,
+    ``last_activity``, ``past_limit`` and ``inactive``."""
+    now = now or timezone.now()
+    policy = StagePolicy.objects.filter(stage=OuterRef("stage"))
+    default_limit = Case(
+        *[When(stage=stage, then=Value(days)) for stage, days in DEFAULT_STAGE_LIMIT_DAYS.items()],
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+    inactivity_default = StagePolicy._meta.get_field("inactivity_days").default
+
+    def latest(qs, field_name):
+        return Subquery(
+            qs.order_by().values("initiative_id").annotate(m=Max(field_name)).values("m")[:1],
+            output_field=DateTimeField(),
+        )
+
+    last_measurement = Subquery(
+        Measurement.objects.filter(kpi__initiative_id=OuterRef("pk"))
+        .order_by()
+        .values("kpi__initiative_id")
+        .annotate(m=Max("created_at"))
+        .values("m")[:1],
+        output_field=DateTimeField(),
+    )
+    # finance.SpendEntry through its reverse relation "spend" (no finance import).
+    last_spend = Subquery(
+        Initiative.objects.filter(pk=OuterRef("pk"))
+        .annotate(m=Max("spend__created_at"))
+        .values("m")[:1],
+        output_field=DateTimeField(),
+    )
+    last_review = latest(GateReview.objects.filter(initiative_id=OuterRef("pk")), "requested_at")
+    last_transition = latest(
+        StageTransition.objects.filter(initiative_id=OuterRef("pk")), "decided_at"
+    )
+    qs = (
+        Initiative.objects.visible_to(user)
+        .filter(stage__in=ACTIVE_STAGES)
+        .exclude(status=Initiative.Status.CLOSED)
+        .annotate(
+            limit_days=Coalesce(Subquery(policy.values("limit_days")[:1]), default_limit),
+            inactivity_days=Coalesce(
+                Subquery(policy.values("inactivity_days")[:1]), Value(inactivity_default)
+            ),
+            last_activity=Greatest(
+                F("stage_entered_at"),
+                Coalesce(last_measurement, F("stage_entered_at")),
+                Coalesce(last_spend, F("stage_entered_at")),
+                Coalesce(last_review, F("stage_entered_at")),
+                Coalesce(last_transition, F("stage_entered_at")),
+            ),
+        )
+        .annotate(
+            past_limit=Case(
+                When(
+                    limit_days__isnull=False,
+                    stage_entered_at__lt=Value(now) - _days(F("limit_days")),
+                    then=Value(True),
+                ),
+                default=Value(False),
+            ),
+            inactive=Case(
+                When(last_activity__lt=Value(now) - _days(F("inactivity_days")), then=Value(True)),
+                default=Value(False),
+            ),
+        )
+    )
+    return qs.filter(Q(past_limit=True) | Q(inactive=True)).select_related("business_unit")
+
+
+# --- Model registry --------------------------------------------------------------------------
+
+
+def production_version_on(*, ai_system, when: datetime) -> ModelVersion | None:
+    """The version of ``ai_system`` that was in production at ``when``, answered from the
+    audit trail (each version's last recorded state at that moment)."""
+    event_model = apps.get_model("governance", "ModelVersionEvent")
+    last_state = (
+        event_model.objects.filter(ai_system_id=ai_system.pk, pgh_created_at__lte=when)
+        .order_by("pgh_obj_id", "-pgh_id")
+        .distinct("pgh_obj_id")
+        .values("pgh_id")
+    )
+    hit = (
+        event_model.objects.filter(pgh_id__in=last_state, status=ModelVersion.Status.PRODUCTION)
+        .exclude(pgh_label="delete")
+        .order_by("-pgh_id")
+        .values_list("pgh_obj_id", flat=True)
+        .first()
+    )
+    if hit is None:
+        return None
+    return ModelVersion.objects.filter(pk=hit).first()
+
+
+# --- Audit trail -------------------------------------------------------------------------------
+
+
+def can_read_audit_log(user) -> bool:
+    """The cross-record audit log is for PMO and auditors (and superusers). Unit leads read
+    each of their records' history on the record's own page instead, which keeps the
+    scoping rule in one place (the record's ``visible_to``)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name__in=[PMO, AUDITOR]).exists()
+
+
+def _events_model():
+    from pghistory.models import MiddlewareEvents
+
+    return MiddlewareEvents
+
+
+HIDDEN_DIFF_FIELDS = {"updated_at", "created_at"}
+
+
+def _attach_users(events) -> None:
+    User = get_user_model()
+    ids = {e.pgh_context.get("user") for e in events if e.pgh_context}
+    ids.discard(None)
+    users = {u.pk: u for u in User.objects.filter(pk__in=ids)} if ids else {}
+    for e in events:
+        uid = (e.pgh_context or {}).get("user")
+        e.actor = users.get(uid)
+        e.changes = [
+            (name, old, new)
+            for name, (old, new) in sorted((e.pgh_diff or {}).items())
+            if name not in HIDDEN_DIFF_FIELDS
+        ]
+
+
+def object_history(obj) -> list:
+    """Every audit event of one record, oldest first, with the actor and the field diffs.
+    Two queries. The caller has already checked the user may see ``obj``."""
+    events = list(_events_model().objects.tracks(obj).order_by("pgh_created_at", "pgh_id"))
+    _attach_users(events)
+    return events
+
+
+def audited_models() -> list[tuple[str, str]]:
+    """(label of the tracked model, its verbose name) for every audited model."""
+    import pghistory.models as pgh_models
+
+    out = []
+    for model in apps.get_models():
+        if issubclass(model, pgh_models.Event) and getattr(model, "pgh_tracked_model", None):
+            tracked = model.pgh_tracked_model
+            out.append((model._meta.label, str(tracked._meta.verbose_name).capitalize()))
+    return sorted(out, key=lambda x: x[1])
+
+
+def audit_log(
+    *,
+    event_model: str | None = None,
+    user_id: int | None = None,
+    object_id: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+):
+    """The searchable trail across all audited models (or one), newest first. A lazy
+    queryset: paginate it. Only for users passing ``can_read_audit_log``."""
+    qs = _events_model().objects.all()
+    if event_model:
+        qs = qs.across(event_model)
+    if user_id:
+        qs = qs.filter(user_id=user_id)
+    if object_id:
+        qs = qs.filter(pgh_obj_id=str(object_id))
+    if date_from:
+        qs = qs.filter(pgh_created_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(pgh_created_at__date__lte=date_to)
+    return qs.order_by("-pgh_created_at", "-pgh_id")
+
+
+def attach_event_users(events) -> None:
+    _attach_users(events)

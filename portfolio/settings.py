@@ -201,6 +201,8 @@ BEAT_STALE_AFTER_SECONDS = envint("BEAT_STALE_AFTER_SECONDS", 15 * 60)
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an unauthenticated API call gets 401 with WWW-Authenticate: Token.
+        "people.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -211,12 +213,38 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "portfolio.api_errors.api_exception_handler",
+    # Writes per token (portfolio.api.base.WriteRateThrottle); reads are not limited.
+    "DEFAULT_THROTTLE_RATES": {"api_write": env("API_WRITE_RATE", "600/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Portfolio API",
     "DESCRIPTION": "The system of record for an organisation's AI initiatives.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portfolio.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "portfolio.choices.Stage",
+        "RiskTierEnum": "portfolio.choices.RiskTier",
+        "UnitRoleEnum": "people.models.UnitRole",
+        "AssignmentRoleEnum": "portfolio.models.Assignment.Role",
+        "InitiativeStatusEnum": "portfolio.models.Initiative.Status",
+        "KpiKindEnum": "portfolio.models.KPI.Kind",
+        "KpiCategoryEnum": "portfolio.models.KPI.Category",
+        "CostKindEnum": "finance.models.CostKind",
+        "CostCategoryEnum": "finance.models.CostCategory",
+        "BudgetStatusEnum": "finance.models.Budget.Status",
+        "ModelVersionStatusEnum": "governance.models.ModelVersion.Status",
+        "RiskAssessmentStatusEnum": "governance.models.RiskAssessment.Status",
+        "AttestationStatusEnum": "governance.models.ControlAttestation.Status",
+        "IncidentStatusEnum": "governance.models.Incident.Status",
+        "AccessReviewStatusEnum": "governance.models.AccessReview.Status",
+    },
 }
 
 # --- Product settings ---------------------------------------------------------

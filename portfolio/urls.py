@@ -3,10 +3,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portfolio import views
+from portfolio.views import initiatives
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("initiatives/", initiatives.initiative_list, name="initiative_list"),
+    path("initiatives/new/", initiatives.initiative_create, name="initiative_create"),
+    path(
+        "initiatives/export.<str:fmt>",
+        initiatives.initiative_export,
+        name="initiative_export",
+    ),
+    path("initiatives/<int:pk>/", initiatives.initiative_detail, name="initiative_detail"),
+    path("initiatives/<int:pk>/edit/", initiatives.initiative_edit, name="initiative_edit"),
+    path(
+        "initiatives/<int:pk>/measurements/",
+        initiatives.measurement_create,
+        name="measurement_create",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("people/", include("people.urls")),

@@ -1,0 +1,311 @@
+"""Reads for portfolio pages: the initiative list, dashboards and rollups.
+
+Every function takes the ``user`` and scopes through ``visible_to``/``manageable_by``;
+counts and sums are computed by PostgreSQL (annotate/aggregate), so a page's query
+count does not grow with the rows. Money figures come from ``finance.selectors``
+(imported lazily: portfolio sits below finance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+from django.utils import timezone
+
+from people.models import UnitMembership, UnitRole
+from people.roles import AUDITOR, COE, FINANCE, PMO
+from portfolio.choices import (
+    ACTIVE_STAGES,
+    DEFAULT_STAGE_LIMIT_DAYS,
+    STAGE_ORDER,
+    RiskTier,
+    Stage,
+)
+from portfolio.models import KPI, Assignment, Initiative, StagePolicy, StageTransition
+
+HIGH_RISK_TIERS = (RiskTier.HIGH, RiskTier.PROHIBITED)
+DASHBOARD_ROWS = 8
+
+# --- Roles -----------------------------------------------------------------------------
+
+
+def home_role(user) -> str:
+    """Which home page a user sees: "pmo", "finance", "unit" or "oversight" (CoE, auditor
+    and others: the PMO view, read-only). One small query for the groups, one for leads."""
+    if user.is_superuser:
+        return "pmo"
+    groups = set(user.groups.values_list("name", flat=True))
+    if PMO in groups:
+        return "pmo"
+    if FINANCE in groups:
+        return "finance"
+    if UnitMembership.objects.filter(user=user).exists():
+        return "unit"
+    if groups & {COE, AUDITOR}:
+        return "oversight"
+    return "unit"
+
+
+def led_unit_ids(user) -> list[int]:
+    return list(
+        UnitMembership.objects.filter(user=user, role=UnitRole.LEAD).values_list(
+            "business_unit_id", flat=True
+        )
+    )
+
+
+# --- Initiative list -------------------------------------------------------------------
+
+
+def _person_name(prefix: str = ""):
+    full = Trim(Concat(F(f"{prefix}first_name"), Value(" "), F(f"{prefix}last_name")))
+    return Coalesce(NullIf(full, Value("")), F(f"{prefix}username"), output_field=CharField())
+
+
+def stage_rank():
+    """Stages in playbook order (end states after active ones) for sorting."""
+    whens = [When(stage=s, then=Value(i)) for s, i in STAGE_ORDER.items()]
+    whens += [When(stage=Stage.RETIRED, then=Value(10)), When(stage=Stage.KILLED, then=Value(11))]
+    return Case(*whens, default=Value(20), output_field=IntegerField())
+
+
+def initiatives_for_list(user) -> QuerySet[Initiative]:
+    """Visible initiatives with what the list shows: unit, CoE, requirements owner's name
+    and the stage's sort rank. One query whatever the page size."""
+    owner = Assignment.objects.filter(
+        initiative_id=OuterRef("pk"), role=Assignment.Role.REQUIREMENTS_OWNER
+    ).annotate(person=_person_name("user__"))
+    return (
+        Initiative.objects.visible_to(user)
+        .select_related("business_unit", "coe")
+        .annotate(owner_name=Subquery(owner.values("person")[:1]), stage_rank=stage_rank())
+    )
+
+
+INITIATIVE_SORTS = {
+    "code": "code",
+    "name": "name",
+    "unit": "business_unit__name",
+    "stage": "stage_rank",
+    "status": "status",
+    "risk": "risk_tier",
+    "coe": "coe__name",
+    "owner": "owner_name",
+    "entered": "stage_entered_at",
+    "activity": "last_activity_at",
+}
+
+
+# --- Stage policy ----------------------------------------------------------------------
+
+
+def stage_limits() -> tuple[dict[str, int], dict[str, int]]:
+    """(limit days, inactivity days) per stage: the PMO's StagePolicy rows over the
+    playbook defaults. One query."""
+    limits = {str(k): v for k, v in DEFAULT_STAGE_LIMIT_DAYS.items()}
+    inactivity = dict.fromkeys((str(s) for s in ACTIVE_STAGES), 90)
+    for stage, limit_days, inactivity_days in StagePolicy.objects.values_list(
+        "stage", "limit_days", "inactivity_days"
+    ):
+        limits[stage] = limit_days
+        inactivity[stage] = inactivity_days
+    return limits, inactivity
+
+
+def stalled_pilots(user, *, now=None) -> QuerySet[Initiative]:
+    """Proof-of-concept initiatives past their stage limit or with no recent activity,
+    longest-stuck first, with ``days_in_stage``."""
+    now = now or timezone.now()
+    limits, inactivity = stage_limits()
+    poc = Stage.PROOF_OF_CONCEPT
+    base = Initiative.objects.visible_to(user).filter(stage=poc, status=Initiative.Status.ACTIVE)
+    past_limit = base.past_stage_limit(now=now, limits={poc: limits.get(poc, 183)})
+    idle = Q(last_activity_at__lt=now - timedelta(days=inactivity.get(poc, 90)))
+    return (
+        base.filter(Q(pk__in=past_limit.values("pk")) | idle)
+        .select_related("business_unit")
+        .order_by("stage_entered_at", "pk")
+    )
+
+
+# --- Funnel and decisions --------------------------------------------------------------
+
+
+def stage_funnel(user, *, unit_ids: list[int] | None = None) -> list[dict]:
+    """Initiative counts per stage (every stage listed, zero included), in playbook order."""
+    qs = Initiative.objects.visible_to(user)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    counts = dict(qs.values_list("stage").annotate(n=Count("pk")).order_by())
+    order = [*ACTIVE_STAGES, Stage.RETIRED, Stage.KILLED]
+    if counts.get(Stage.UNKNOWN):
+        order.append(Stage.UNKNOWN)
+    return [{"stage": s.value, "label": s.label, "count": counts.get(s.value, 0)} for s in order]
+
+
+def quarter_start(today: dt.date) -> dt.date:
+    """The first day of the previous calendar quarter ("last quarter")."""
+    q_first_month = 3 * ((today.month - 1) // 3) + 1
+    this_quarter = dt.date(today.year, q_first_month, 1)
+    prev = this_quarter - timedelta(days=1)
+    return dt.date(prev.year, 3 * ((prev.month - 1) // 3) + 1, 1)
+
+
+def end_decisions(user, *, since: dt.datetime) -> QuerySet[StageTransition]:
+    """Kill and retire decisions since ``since``, newest first."""
+    return (
+        StageTransition.objects.visible_to(user)
+        .filter(
+            decision__in=[StageTransition.Decision.KILL, StageTransition.Decision.RETIRE],
+            decided_at__gte=since,
+        )
+        .select_related("initiative", "business_unit", "decided_by")
+        .order_by("-decided_at", "-pk")
+    )
+
+
+# --- Governance gaps (lazy: governance sits above portfolio) ---------------------------
+
+
+def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiative]:
+    """Active high-risk initiatives with at least one applicable control that has no valid
+    attestation (attested and not expired), annotated with ``missing_controls``.
+
+    A control applies when its tiers are empty or include the initiative's tier, and the
+    initiative has reached the control's ``applies_from_stage``. One query."""
+    from governance.models import Control, ControlAttestation
+
+    today = today or timezone.localdate()
+    valid = ControlAttestation.objects.filter(
+        initiative_id=OuterRef(OuterRef("pk")),
+        control_id=OuterRef("pk"),
+        status=ControlAttestation.Status.ATTESTED,
+    ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    control_rank = Case(
+        *[When(applies_from_stage=s, then=Value(i)) for s, i in STAGE_ORDER.items()],
+        default=Value(99),
+        output_field=IntegerField(),
+    )
+    missing = (
+        Control.objects.annotate(rank=control_rank)
+        .filter(
+            Q(applies_to_tiers=[]) | Q(applies_to_tiers__contains=[OuterRef("risk_tier")]),
+            rank__lte=OuterRef("stage_rank"),
+        )
+        .exclude(Exists(valid))
+        .order_by()
+        .values(k=Value(1))
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Initiative.objects.visible_to(user)
+        .filter(risk_tier__in=HIGH_RISK_TIERS, stage__in=ACTIVE_STAGES)
+        .annotate(stage_rank=stage_rank())
+        .annotate(missing_controls=Coalesce(Subquery(missing[:1]), Value(0)))
+        .filter(missing_controls__gt=0)
+        .select_related("business_unit")
+        .order_by("-missing_controls", "code")
+    )
+
+
+# --- Unit lead: what needs my action ---------------------------------------------------
+
+KPI_STALE_DAYS = {
+    KPI.Cadence.WEEKLY: 14,
+    KPI.Cadence.MONTHLY: 45,
+    KPI.Cadence.QUARTERLY: 120,
+}
+
+
+def stale_kpis(user, *, unit_ids: list[int] | None = None, today: dt.date | None = None):
+    """KPIs of active initiatives with no measurement within their cadence's allowance
+    (weekly 14 days, monthly 45, quarterly 120), annotated with ``last_measured``."""
+    today = today or timezone.localdate()
+    qs = KPI.objects.visible_to(user).filter(initiative__stage__in=ACTIVE_STAGES)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    overdue = Q()
+    for cadence, days in KPI_STALE_DAYS.items():
+        overdue |= Q(cadence=cadence) & (
+            Q(last_measured__isnull=True) | Q(last_measured__lt=today - timedelta(days=days))
+        )
+    return (
+        qs.annotate(last_measured=Max("measurements__measured_on"))
+        .filter(overdue)
+        .select_related("initiative")
+        .order_by(F("last_measured").asc(nulls_first=True), "pk")
+    )
+
+
+def overdue_risk_reviews(user, *, unit_ids=None, today: dt.date | None = None):
+    from governance.models import RiskAssessment
+
+    today = today or timezone.localdate()
+    qs = RiskAssessment.objects.visible_to(user).filter(
+        status=RiskAssessment.Status.CURRENT, next_review_due__lt=today
+    )
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    return qs.select_related("initiative").order_by("next_review_due", "pk")
+
+
+OPEN_INCIDENT_STATUSES = ("open", "investigating", "mitigated")
+
+
+def open_incidents(user, *, unit_ids=None):
+    from governance.models import Incident
+
+    qs = Incident.objects.visible_to(user).filter(status__in=OPEN_INCIDENT_STATUSES)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    severity = Case(
+        When(severity="critical", then=Value(0)),
+        When(severity="high", then=Value(1)),
+        When(severity="medium", then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    return qs.select_related("initiative").order_by(severity, "detected_at", "pk")
+
+
+def budgets_awaiting_approval(user, *, unit_ids=None):
+    """Requested budget lines the user may decide (their led units, or finance globally)."""
+    from finance.models import Budget
+
+    qs = Budget.objects.manageable_by(user).filter(status=Budget.Status.REQUESTED)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    return qs.select_related("initiative", "requested_by").order_by("requested_at", "pk")
+
+
+__all__ = [
+    "budgets_awaiting_approval",
+    "end_decisions",
+    "governance_gaps",
+    "home_role",
+    "initiatives_for_list",
+    "open_incidents",
+    "overdue_risk_reviews",
+    "quarter_start",
+    "stage_funnel",
+    "stale_kpis",
+    "stalled_pilots",
+]

@@ -1,0 +1,348 @@
+"""Initiative pages: list (filters, sort, pagination, export), detail tabs, create/edit,
+record a KPI measurement. Out of scope is 404, in scope but not allowed is 403."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from people.audit import acting_as
+from people.models import BusinessUnit
+from portfolio import selectors
+from portfolio.exports import initiatives_csv, initiatives_xlsx
+from portfolio.filters import InitiativeFilter
+from portfolio.forms import InitiativeForm, MeasurementForm
+from portfolio.models import KPI, Initiative, Measurement
+from portfolio.services import can_decide_gate, measurement_record
+from portfolio.views.listing import paginate, sort_queryset
+
+TABS = [
+    ("overview", "Overview and owners"),
+    ("stages", "Stage history"),
+    ("outcomes", "Outcomes"),
+    ("money", "Money"),
+    ("governance", "Governance"),
+    ("history", "History"),
+]
+
+
+def _filtered(request):
+    qs = selectors.initiatives_for_list(request.user)
+    f = InitiativeFilter(request.GET, queryset=qs, request=request)
+    qs = sort_queryset(f.qs, request, selectors.INITIATIVE_SORTS, default="code")
+    return f, qs
+
+
+@login_required
+def initiative_list(request):
+    f, qs = _filtered(request)
+    page_obj = paginate(request, qs)
+    can_create = BusinessUnit.objects.editable_by(request.user).exists()
+    return render(
+        request,
+        "portfolio/initiative_list.html",
+        {"filter": f, "page_obj": page_obj, "can_create": can_create},
+    )
+
+
+@login_required
+def initiative_export(request, fmt: str):
+    """The filtered list as a file; the same scoping and filters as the page."""
+    f, qs = _filtered(request)
+    if f.errors:
+        raise Http404("Those filters are not valid.")
+    if fmt == "csv":
+        return initiatives_csv(qs)
+    if fmt == "xlsx":
+        return initiatives_xlsx(qs)
+    raise Http404("Unknown export format.")
+
+
+def _visible_initiative(request, pk: int) -> Initiative:
+    return get_object_or_404(
+        Initiative.objects.visible_to(request.user).select_related("business_unit", "coe"),
+        pk=pk,
+    )
+
+
+def _can_edit(user, initiative: Initiative) -> bool:
+    return Initiative.objects.editable_by(user).filter(pk=initiative.pk).exists()
+
+
+def _gate_url(initiative: Initiative) -> str:
+    """The governance helper's stage decision page (it lives above portfolio)."""
+    from django.urls import NoReverseMatch
+
+    for name in ("governance:gate_decide", "governance:gate_review_start", "governance:gate"):
+        try:
+            return reverse(name, kwargs={"initiative_pk": initiative.pk})
+        except NoReverseMatch:
+            continue
+    return f"/governance/gates/initiative/{initiative.pk}/"
+
+
+@login_required
+def initiative_detail(request, pk: int):
+    initiative = _visible_initiative(request, pk)
+    tab = request.GET.get("tab", "overview")
+    if tab not in dict(TABS):
+        tab = "overview"
+    user = request.user
+    context = {
+        "initiative": initiative,
+        "tab": tab,
+        "tabs": TABS,
+        "can_edit": _can_edit(user, initiative),
+        "can_decide": can_decide_gate(user, initiative)
+        and initiative.stage not in ("retired", "killed"),
+        "gate_url": _gate_url(initiative),
+        "days_in_stage": (timezone.now() - initiative.stage_entered_at).days,
+    }
+    context.update(TAB_LOADERS[tab](request, initiative))
+    return render(request, "portfolio/initiative_detail.html", context)
+
+
+def _overview(request, initiative):
+    return {
+        "assignments": initiative.assignments.select_related("user").order_by("role"),
+        "objectives": initiative.objectives.all(),
+        "integration_points": initiative.integration_points.all(),
+        "adoption": initiative.adoption_snapshots.order_by("-as_of").first(),
+    }
+
+
+def _stages(request, initiative):
+    return {
+        "transitions": initiative.transitions.select_related("decided_by").order_by(
+            "-decided_at", "-pk"
+        )
+    }
+
+
+def _outcomes(request, initiative, form=None):
+    user = request.user
+    kpis = list(KPI.objects.visible_to(user).filter(initiative=initiative).order_by("kind", "name"))
+    measurements = (
+        Measurement.objects.visible_to(user)
+        .filter(kpi__initiative=initiative)
+        .order_by("kpi_id", "measured_on")
+        .values("kpi_id", "measured_on", "value")
+    )
+    series: dict[int, list] = {k.pk: [] for k in kpis}
+    for m in measurements:  # one initiative's measurements, grouped for the charts
+        series[m["kpi_id"]].append([m["measured_on"].isoformat(), float(m["value"])])
+    charts = [
+        {
+            "id": k.pk,
+            "name": k.name,
+            "unit": k.unit,
+            "baseline": float(k.baseline_value) if k.baseline_value is not None else None,
+            "target": float(k.target_value) if k.target_value is not None else None,
+            "points": series[k.pk],
+        }
+        for k in kpis
+    ]
+    can_record = KPI.objects.editable_by(user).filter(initiative=initiative).exists()
+    if form is None and can_record:
+        form = MeasurementForm(user=user, initiative=initiative)
+    return {"kpis": kpis, "kpi_charts": charts, "measurement_form": form, "can_record": can_record}
+
+
+def _money(request, initiative):
+    from finance.models import Budget
+
+    context = {
+        "budgets": Budget.objects.visible_to(request.user)
+        .filter(initiative=initiative)
+        .select_related("requested_by", "approved_by")
+        .order_by("-fiscal_year", "kind", "category", "-pk")
+    }
+    try:
+        from finance import selectors as money
+    except ImportError:  # finance selectors not installed yet
+        return context | {"money_ready": False}
+    user = request.user
+    context.update(
+        money_ready=True,
+        by_line=money.budget_vs_actual(
+            user=user, initiative=initiative, group_by=("kind", "category")
+        ),
+        totals=money.budget_totals(user=user, initiative=initiative),
+        months=money.operational_share_by_month(user=user, initiative=initiative),
+    )
+    context["month_chart"] = {
+        "labels": [m.month.strftime("%b %Y") for m in context["months"]],
+        "one_time": [float(m.one_time) for m in context["months"]],
+        "operational": [float(m.operational) for m in context["months"]],
+        "currency": settings.REPORTING_CURRENCY,
+    }
+    context["reporting_currency"] = settings.REPORTING_CURRENCY
+    return context
+
+
+def _governance(request, initiative):
+    from governance.models import (
+        AISystem,
+        ControlAttestation,
+        FairnessAudit,
+        Incident,
+        ModelVersion,
+        RiskAssessment,
+    )
+
+    user = request.user
+    return {
+        "ai_systems": AISystem.objects.visible_to(user).filter(initiative=initiative),
+        "model_versions": ModelVersion.objects.visible_to(user)
+        .filter(ai_system__initiative=initiative)
+        .select_related("ai_system", "approved_by")
+        .order_by("ai_system__name", "-created_at"),
+        "risk_assessments": RiskAssessment.objects.visible_to(user)
+        .filter(initiative=initiative)
+        .select_related("assessor")
+        .order_by("-assessed_on", "-pk"),
+        "attestations": ControlAttestation.objects.visible_to(user)
+        .filter(initiative=initiative)
+        .select_related("control", "attested_by")
+        .order_by("control__code"),
+        "fairness_audits": FairnessAudit.objects.visible_to(user)
+        .filter(initiative=initiative)
+        .select_related("model_version")
+        .order_by("-audited_on", "-pk"),
+        "incidents": Incident.objects.visible_to(user)
+        .filter(initiative=initiative)
+        .order_by("-detected_at", "-pk"),
+        "today": timezone.localdate(),
+    }
+
+
+def _history(request, initiative):
+    from django.contrib.auth import get_user_model
+    from pghistory.models import Events
+
+    events = list(
+        Events.objects.references(initiative).order_by("-pgh_created_at", "-pgh_id")[:100]
+    )
+    user_ids = {
+        (e.pgh_context or {}).get("user") for e in events if isinstance(e.pgh_context, dict)
+    }
+    user_ids.discard(None)
+    names = {
+        u.pk: (u.get_full_name() or u.get_username())
+        for u in get_user_model().objects.filter(pk__in=user_ids)
+    }
+    rows = []
+    for e in events:
+        ctx = e.pgh_context if isinstance(e.pgh_context, dict) else {}
+        diff = e.pgh_diff if isinstance(e.pgh_diff, dict) else {}
+        rows.append(
+            {
+                "when": e.pgh_created_at,
+                "what": e.pgh_model.split(".")[-1].replace("Event", ""),
+                "label": e.pgh_label,
+                "who": names.get(ctx.get("user"), "system" if not ctx.get("user") else "?"),
+                "changes": [
+                    (
+                        field,
+                        change[0] if isinstance(change, list) else "",
+                        change[1] if isinstance(change, list) else change,
+                    )
+                    for field, change in diff.items()
+                    if field not in ("updated_at", "created_at")
+                ],
+            }
+        )
+    return {"history": rows}
+
+
+TAB_LOADERS = {
+    "overview": _overview,
+    "stages": _stages,
+    "outcomes": _outcomes,
+    "money": _money,
+    "governance": _governance,
+    "history": _history,
+}
+
+
+@login_required
+def initiative_create(request):
+    user = request.user
+    if not BusinessUnit.objects.editable_by(user).exists():
+        raise PermissionDenied("You do not have a business unit where you may add initiatives.")
+    form = InitiativeForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic(), acting_as(user):
+            initiative = form.save()
+            if not Initiative.objects.editable_by(user).filter(pk=initiative.pk).exists():
+                raise PermissionDenied("You may not add initiatives to that unit.")
+        messages.success(request, f"Initiative {initiative.code} created.")
+        return redirect("initiative_detail", pk=initiative.pk)
+    return render(request, "portfolio/initiative_form.html", {"form": form, "initiative": None})
+
+
+@login_required
+def initiative_edit(request, pk: int):
+    initiative = _visible_initiative(request, pk)
+    user = request.user
+    if not _can_edit(user, initiative):
+        raise PermissionDenied("You can see this initiative but not change it.")
+    form = InitiativeForm(request.POST or None, instance=initiative, user=user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic(), acting_as(user):
+            Initiative.objects.select_for_update().filter(pk=initiative.pk).first()
+            initiative = form.save()
+            if not Initiative.objects.editable_by(user).filter(pk=initiative.pk).exists():
+                raise PermissionDenied("You may not move initiatives to that unit.")
+        messages.success(request, "Changes saved.")
+        return redirect("initiative_detail", pk=initiative.pk)
+    return render(
+        request, "portfolio/initiative_form.html", {"form": form, "initiative": initiative}
+    )
+
+
+@login_required
+@require_POST
+def measurement_create(request, pk: int):
+    initiative = _visible_initiative(request, pk)
+    user = request.user
+    form = MeasurementForm(request.POST, user=user, initiative=initiative)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            measurement_record(
+                acting_user=user,
+                kpi=data["kpi"],
+                measured_on=data["measured_on"],
+                value=data["value"],
+                note=data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"Recorded {data['value']} for {data['kpi'].name} on {data['measured_on']}.",
+            )
+            return redirect(f"{reverse('initiative_detail', args=[initiative.pk])}?tab=outcomes")
+    elif not KPI.objects.editable_by(user).filter(initiative=initiative).exists():
+        raise PermissionDenied("You may not record measurements for this initiative.")
+    context = {
+        "initiative": initiative,
+        "tab": "outcomes",
+        "tabs": TABS,
+        "can_edit": _can_edit(user, initiative),
+        "can_decide": False,
+        "gate_url": _gate_url(initiative),
+        "days_in_stage": (timezone.now() - initiative.stage_entered_at).days,
+    }
+    context.update(_outcomes(request, initiative, form=form))
+    return render(request, "portfolio/initiative_detail.html", context, status=400)

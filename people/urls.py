@@ -1,6 +1,6 @@
 from django.urls import path
 
-from people import job_views
+from people import job_runs_views, job_views, notification_views
 
 app_name = "people"
 
@@ -8,4 +8,11 @@ urlpatterns = [
     path("jobs/<int:pk>/", job_views.job_detail, name="job_detail"),
     path("jobs/<int:pk>/status/", job_views.job_status, name="job_status"),
     path("jobs/<int:pk>/download/", job_views.job_download, name="job_download"),
+    path("inbox/", notification_views.inbox, name="inbox"),
+    path("inbox/read-all/", notification_views.inbox_mark_all_read, name="inbox_mark_all_read"),
+    path("inbox/preferences/", notification_views.inbox_preferences, name="inbox_preferences"),
+    path("inbox/<int:pk>/read/", notification_views.inbox_mark_read, name="inbox_mark_read"),
+    path("inbox/<int:pk>/open/", notification_views.inbox_open, name="inbox_open"),
+    path("job-runs/", job_runs_views.job_runs, name="job_runs"),
+    path("job-runs/<int:pk>/run/", job_runs_views.job_run_now, name="job_run_now"),
 ]

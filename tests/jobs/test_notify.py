@@ -1,0 +1,68 @@
+"""The notify service: one notification per person per finding per period, email by
+preference."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from people.models import Notification, NotificationPreference
+from people.notifications import Draft, month_period, notify, quarter_period, week_period
+
+pytestmark = pytest.mark.django_db
+
+
+def _draft(user, key="risk_review_overdue:1", period="2026-W48", **kw):
+    return Draft(
+        user_id=user.pk,
+        kind="risk_review_overdue",
+        finding_key=key,
+        period=period,
+        title=kw.pop("title", "AI-A-1: risk review overdue"),
+        url="/x/",
+        **kw,
+    )
+
+
+def test_periods_are_iso_week_month_and_quarter():
+    assert week_period(dt.date(2026, 11, 24)) == "2026-W48"
+    assert week_period(dt.date(2027, 1, 1)) == "2026-W53"
+    assert month_period(dt.date(2026, 11, 24)) == "2026-11"
+    assert quarter_period(dt.date(2026, 11, 24)) == "2026-Q4"
+
+
+def test_notifying_twice_in_a_period_creates_one_notification_and_one_email(lead_a):
+    first = notify(drafts=[_draft(lead_a)])
+    second = notify(drafts=[_draft(lead_a)])
+    assert len(first) == 1
+    assert second == []
+    assert Notification.objects.filter(user=lead_a).count() == 1
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [lead_a.email]
+
+
+def test_the_same_finding_is_told_again_in_the_next_period(lead_a):
+    notify(drafts=[_draft(lead_a, period="2026-W48")])
+    assert len(notify(drafts=[_draft(lead_a, period="2026-W49")])) == 1
+    assert Notification.objects.filter(user=lead_a).count() == 2
+
+
+def test_duplicate_drafts_in_one_call_are_inserted_once(lead_a):
+    assert len(notify(drafts=[_draft(lead_a), _draft(lead_a)])) == 1
+
+
+def test_in_app_only_users_get_no_email(lead_a, lead_b):
+    NotificationPreference.objects.create(
+        user=lead_a, channel=NotificationPreference.Channel.IN_APP
+    )
+    notify(drafts=[_draft(lead_a), _draft(lead_b)])
+    assert [m.to for m in mail.outbox] == [[lead_b.email]]
+    assert Notification.objects.get(user=lead_a).emailed_at is None
+    assert Notification.objects.get(user=lead_b).emailed_at is not None
+
+
+def test_several_new_items_for_one_person_make_one_email(lead_a):
+    notify(drafts=[_draft(lead_a, key="a"), _draft(lead_a, key="b", title="Second")])
+    assert len(mail.outbox) == 1
+    assert "2 items" in mail.outbox[0].subject
+    assert "Second" in mail.outbox[0].body

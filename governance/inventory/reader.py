@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -93,15 +94,27 @@ def _xlsx_rows(data: bytes, sheet: str | None) -> list[list[str]]:
         wb.close()
 
 
-def _csv_rows(text: str) -> list[list[str]]:
-    sample = text[:20000]
-    delimiter = ","
+def _csv_grids(text: str) -> Iterable[list[list[str]]]:
+    """The text parsed with the sniffed separator first, then the usual others; the
+    caller keeps the first grid in which it finds the header."""
+    delimiters = [",", ";", "\t"]
     with contextlib.suppress(csv.Error):
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
-    except csv.Error as exc:
-        raise InventoryFileError(f"The CSV file cannot be parsed: {exc}.") from exc
+        sniffed = csv.Sniffer().sniff(text[:20000], delimiters=",;\t").delimiter
+        delimiters.remove(sniffed)
+        delimiters.insert(0, sniffed)
+    for delimiter in delimiters:
+        try:
+            yield list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+        except csv.Error as exc:
+            raise InventoryFileError(f"The CSV file cannot be parsed: {exc}.") from exc
+
+
+def _find_header(grid, wanted: dict[str, set[str]], scan_rows: int) -> int | None:
+    for i, row in enumerate(grid[:scan_rows]):
+        found = {normalise_header(c) for c in row}
+        if all(found & names for names in wanted.values()):
+            return i
+    return None
 
 
 def read_table(
@@ -117,24 +130,22 @@ def read_table(
     required column (by name or alias, ignoring case and spacing)."""
     if not data:
         raise InventoryFileError("The file is empty.")
-    if data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm")):
-        grid = _xlsx_rows(data, sheet)
-        encoding = "xlsx"
-    else:
-        text, encoding = decode(data)
-        grid = _csv_rows(text)
-
     wanted: dict[str, set[str]] = {}
     for name in required_columns:
         wanted[name] = {normalise_header(name)} | {
             normalise_header(a) for a in (aliases or {}).get(name, [])
         }
     header_index = None
-    for i, row in enumerate(grid[:scan_rows]):
-        found = {normalise_header(c) for c in row}
-        if all(found & names for names in wanted.values()):
-            header_index = i
-            break
+    if data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm")):
+        grid = _xlsx_rows(data, sheet)
+        encoding = "xlsx"
+        header_index = _find_header(grid, wanted, scan_rows)
+    else:
+        text, encoding = decode(data)
+        for grid in _csv_grids(text):
+            header_index = _find_header(grid, wanted, scan_rows)
+            if header_index is not None:
+                break
     if header_index is None:
         raise InventoryFileError(
             "No header row found in the first "

@@ -268,18 +268,24 @@ def stalled_initiatives(user, *, now: datetime | None = None) -> QuerySet[Initia
 
 def production_version_on(*, ai_system, when: datetime) -> ModelVersion | None:
     """The version of ``ai_system`` that was in production at ``when``, answered from the
-    audit trail (each version's last recorded state at that moment)."""
+    audit trail: the recorded states in which a version entered production (its
+    ``deployed_at``) and left it (its ``retired_at``), so later edits to the live rows
+    cannot change the answer."""
     event_model = apps.get_model("governance", "ModelVersionEvent")
-    last_state = (
-        event_model.objects.filter(ai_system_id=ai_system.pk, pgh_created_at__lte=when)
-        .order_by("pgh_obj_id", "-pgh_id")
-        .distinct("pgh_obj_id")
-        .values("pgh_id")
+    left_production = (
+        event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), retired_at__isnull=False)
+        .order_by("retired_at")
+        .values("retired_at")[:1]
     )
     hit = (
-        event_model.objects.filter(pgh_id__in=last_state, status=ModelVersion.Status.PRODUCTION)
-        .exclude(pgh_label="delete")
-        .order_by("-pgh_id")
+        event_model.objects.filter(
+            ai_system_id=ai_system.pk,
+            status=ModelVersion.Status.PRODUCTION,
+            deployed_at__lte=when,
+        )
+        .annotate(left_at=Subquery(left_production))
+        .filter(Q(left_at__isnull=True) | Q(left_at__gt=when))
+        .order_by("-deployed_at", "-pgh_id")
         .values_list("pgh_obj_id", flat=True)
         .first()
     )

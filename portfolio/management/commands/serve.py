@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -54,4 +55,11 @@ class Command(BaseCommand):
                     proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if settings.EMBEDDED_DATABASE:
+            from django.db import connections
+
+            from portfolio.embedded_db import stop_embedded_server
+
+            connections.close_all()
+            stop_embedded_server(settings.VAR_DIR)
         self.stdout.write("stopped.")

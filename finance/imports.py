@@ -1,0 +1,473 @@
+"""Spend postings into the ledger, in bulk: the one pipeline behind the file import
+(CSV/XLSX), the ``import_spend`` command, the upload page, its Celery task and the API.
+
+How it works, and why it is fast and bounded in memory:
+
+1. **Load**: rows go into a temporary staging table of text columns with PostgreSQL's
+   ``COPY`` (psycopg 3 ``cursor.copy()``). A CSV file is streamed to COPY in 1 MB chunks
+   without being parsed in Python at all; an XLSX sheet is read with openpyxl in
+   read-only mode, row by row; API rows are written one by one. Nothing holds the file.
+2. **Validate** in one set-based statement: every rule (unknown initiative or one the
+   user may not change, unknown kind or category, bad date, bad or zero amount,
+   currency not in ``settings.CURRENCIES``, missing reference, a reference seen twice in
+   the file) becomes a ``(row, column, reason)`` error.
+3. **Write** valid rows with one ``INSERT ... ON CONFLICT (source, reference) DO UPDATE
+   ... WHERE <something changed>``: new references are inserted, known ones with a
+   changed field are really UPDATEd (so pghistory's triggers record old and new, with
+   the acting user from ``acting_as``), unchanged ones are not touched at all.
+
+The caller wraps it in a transaction: all or nothing unless ``keep_valid_rows``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import connection
+
+from finance.models import CostCategory, CostKind
+from people.scoping import has_global, unit_ids_for
+
+COLUMNS = ("date", "initiative", "kind", "category", "amount", "currency", "vendor", "reference")
+REQUIRED = ("date", "initiative", "kind", "category", "amount", "currency", "reference")
+#: At most this many errors are kept in reports (the count of rejected rows is exact).
+MAX_ERRORS = 1000
+_CHUNK = 1 << 20
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"Row {self.row}, {self.column}: {self.reason}"
+
+
+@dataclass
+class Outcome:
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    file_error: str = ""
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_error and not self.rejected
+
+
+class FileFormatError(ValueError):
+    """The file cannot be read at all (not CSV/XLSX, missing columns, broken CSV)."""
+
+
+# --- 1. Staging ------------------------------------------------------------------------
+
+_STAGING = """
+CREATE TEMP SEQUENCE IF NOT EXISTS spend_staging_row START 2;
+ALTER SEQUENCE spend_staging_row RESTART WITH 2;
+DROP TABLE IF EXISTS spend_staging;
+CREATE TEMP TABLE spend_staging (
+    row_no bigint NOT NULL DEFAULT nextval('spend_staging_row'),
+    "date" text, initiative text, initiative_id bigint, kind text, category text,
+    amount text, currency text, vendor text, reference text, {extra}
+    _end boolean
+) ON COMMIT DROP
+"""
+
+
+def _create_staging(cursor, extra_columns: int = 0) -> None:
+    extra = "".join(f"extra_{i} text, " for i in range(extra_columns))
+    for statement in _STAGING.format(extra=extra).split(";"):
+        if statement.strip():
+            cursor.execute(statement)
+
+
+def _header_columns(header: list[str]) -> list[str]:
+    names = [h.strip().lower().lstrip("\ufeff") for h in header]
+    missing = [c for c in COLUMNS if c not in names and c != "vendor"]
+    if missing:
+        raise FileFormatError(
+            f"The header must name the columns {', '.join(COLUMNS)}; missing: {', '.join(missing)}."
+        )
+    seen, out, extra = set(), [], 0
+    for name in names:
+        if name in COLUMNS and name not in seen:
+            seen.add(name)
+            out.append(f'"{name}"')
+        else:
+            out.append(f"extra_{extra}")
+            extra += 1
+    return out
+
+
+def load_csv(cursor, stream: IO[bytes], *, size: int = 0, progress: Progress | None = None) -> None:
+    """Stream a UTF-8 CSV file (with a header row) into the staging table."""
+    first = stream.readline()
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig")]))
+    except (UnicodeDecodeError, StopIteration) as exc:
+        raise FileFormatError("The file is empty or not UTF-8 CSV text.") from exc
+    columns = _header_columns(header)
+    _create_staging(cursor, sum(c.startswith("extra_") for c in columns))
+    done = len(first)
+    sql = f"COPY spend_staging ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+    raw = cursor.cursor  # psycopg's own cursor: COPY is not part of the DB-API
+    try:
+        with raw.copy(sql) as copy:
+            while chunk := stream.read(_CHUNK):
+                copy.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, size, "Loading the file")
+    except Exception as exc:  # psycopg.errors.DataError and friends: a broken line
+        if exc.__class__.__module__.startswith("psycopg"):
+            diag = getattr(exc, "diag", None)
+            context = getattr(diag, "context", "") or ""
+            # COPY counts lines after the header we consumed: line 1 is the file's row 2.
+            match = re.search(r"line (\d+)", context)
+            where = f"row {int(match.group(1)) + 1}" if match else "the CSV"
+            raise FileFormatError(
+                f"The file could not be read at {where}: "
+                f"{getattr(diag, 'message_primary', None) or exc}"
+            ) from exc
+        raise
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def load_xlsx(cursor, stream: IO[bytes], *, progress: Progress | None = None) -> None:
+    """Read the first sheet of an XLSX workbook (read-only, row by row) into staging."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException
+        raise FileFormatError("The file is not a readable XLSX workbook.") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if not header:
+            raise FileFormatError("The sheet is empty.")
+        columns = _header_columns([_cell(h) or "" for h in header])
+        _create_staging(cursor, sum(c.startswith("extra_") for c in columns))
+        total = sheet.max_row or 0
+        sql = f"COPY spend_staging (row_no, {', '.join(columns)}) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for number, values in enumerate(rows, start=2):
+                if not any(v not in (None, "") for v in values):
+                    continue  # blank rows in a sheet are layout, not postings
+                cells = [_cell(v) for v in values[: len(columns)]]
+                cells += [None] * (len(columns) - len(cells))
+                copy.write_row([number, *cells])
+                if progress and number % 1000 == 0:
+                    progress(number, total, "Loading the sheet")
+    finally:
+        workbook.close()
+
+
+def load_rows(cursor, rows: Iterable[dict[str, Any]]) -> None:
+    """API rows: ``initiative`` is a code (str) or an id (int); ``initiative_id`` also works;
+    the date may be ``posted_on`` or ``date``. Numbered from 1."""
+    _create_staging(cursor)
+    sql = (
+        "COPY spend_staging (row_no, date, initiative, initiative_id, kind, category, amount,"
+        " currency, vendor, reference) FROM STDIN"
+    )
+    with cursor.cursor.copy(sql) as copy:
+        for number, row in enumerate(rows, start=1):
+            initiative = row.get("initiative")
+            initiative_id = row.get("initiative_id")
+            if isinstance(initiative, int) and not isinstance(initiative, bool):
+                initiative_id, initiative = initiative, None
+            elif hasattr(initiative, "pk"):
+                initiative_id, initiative = initiative.pk, None
+            if initiative_id is not None and not str(initiative_id).isdigit():
+                initiative, initiative_id = f"#{initiative_id}", None
+            posted = row.get("posted_on", row.get("date"))
+            copy.write_row(
+                [
+                    number,
+                    _cell(posted),
+                    _cell(initiative),
+                    int(initiative_id) if initiative_id is not None else None,
+                    _cell(row.get("kind")),
+                    _cell(row.get("category")),
+                    _cell(row.get("amount")),
+                    _cell(row.get("currency")),
+                    _cell(row.get("vendor")),
+                    _cell(row.get("reference")),
+                ]
+            )
+
+
+def open_rows(name: str, stream: IO[bytes]) -> str:
+    """``"xlsx"`` or ``"csv"``, from the name or the file's first bytes."""
+    head = stream.read(4)
+    stream.seek(0)
+    if name.lower().endswith(".xlsx") or head == b"PK\x03\x04":
+        return "xlsx"
+    return "csv"
+
+
+# --- 2. Validation ---------------------------------------------------------------------
+
+
+def _choices_sql(choices) -> str:
+    """A VALUES list mapping lower-cased values and labels to the stored value."""
+    pairs = []
+    for value, label in choices:
+        for key in {value.lower(), label.lower()}:
+            pairs.append(f"('{key.replace(chr(39), chr(39) * 2)}', '{value}')")
+    return ", ".join(pairs)
+
+
+_DATE_OK = r"""(
+    btrim(st."date") ~ '^\d{4}-\d{2}-\d{2}$'
+    AND substr(btrim(st."date"), 6, 2)::int BETWEEN 1 AND 12
+    AND substr(btrim(st."date"), 9, 2)::int BETWEEN 1 AND
+        EXTRACT(DAY FROM make_date(substr(btrim(st."date"), 1, 4)::int,
+                                   substr(btrim(st."date"), 6, 2)::int, 1)
+                         + INTERVAL '1 month - 1 day')
+    AND substr(btrim(st."date"), 1, 4)::int >= 1900
+)"""
+_AMOUNT_OK = r"btrim(st.amount) ~ '^[+-]?\d{1,12}(\.\d{1,2})?$'"
+
+
+def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowError]]:
+    """Check every staged row; returns ``(rows, rejected_rows, first errors)``.
+
+    Leaves ``spend_checked`` (valid and invalid rows, typed, with an ``ok`` flag) for
+    :func:`write` and :func:`preview_counts`.
+    """
+    if has_global(acting_user, "finance.change_spendentry"):
+        scope_sql, scope_params = "TRUE", []
+    else:
+        scope_sql, scope_params = (
+            "s.business_unit_id = ANY(%s)",
+            [list(unit_ids_for(acting_user, "change"))],
+        )
+    currencies = list(settings.CURRENCIES)
+    cursor.execute("DROP TABLE IF EXISTS spend_checked")
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE spend_checked ON COMMIT DROP AS
+        WITH staged AS (
+            SELECT st.row_no, st.initiative_id AS given_id, btrim(st.initiative) AS code,
+                   NULLIF(btrim(st."date"), '') AS date_text,
+                   NULLIF(lower(btrim(st.kind)), '') AS kind_text,
+                   NULLIF(lower(btrim(st.category)), '') AS category_text,
+                   NULLIF(btrim(st.amount), '') AS amount_text,
+                   NULLIF(upper(btrim(st.currency)), '') AS currency_text,
+                   COALESCE(btrim(st.vendor), '') AS vendor,
+                   COALESCE(btrim(st.reference), '') AS reference,
+                   CASE WHEN {_DATE_OK} THEN btrim(st."date")::date END AS posted_on,
+                   CASE WHEN {_AMOUNT_OK} THEN btrim(st.amount)::numeric(14, 2) END AS amount
+            FROM spend_staging st
+        ), matched AS (
+            SELECT s.*,
+                   CASE WHEN s.given_id IS NOT NULL THEN ii.id ELSE ic.id END AS initiative_id,
+                   CASE WHEN s.given_id IS NOT NULL THEN ii.business_unit_id
+                        ELSE ic.business_unit_id END AS business_unit_id
+            FROM staged s
+            LEFT JOIN portfolio_initiative ic ON ic.code = s.code
+            LEFT JOIN portfolio_initiative ii ON ii.id = s.given_id
+        ), typed AS (
+            SELECT s.*, ({scope_sql}) AS in_scope,
+                   k.value AS kind, c.value AS category,
+                   MIN(s.row_no) FILTER (WHERE s.reference <> '')
+                       OVER (PARTITION BY s.reference) AS first_row
+            FROM matched s
+            LEFT JOIN (VALUES {_choices_sql(CostKind.choices)}) AS k(key, value)
+                   ON k.key = s.kind_text
+            LEFT JOIN (VALUES {_choices_sql(CostCategory.choices)}) AS c(key, value)
+                   ON c.key = s.category_text
+        )
+        SELECT t.row_no, t.initiative_id, t.business_unit_id, t.posted_on, t.kind, t.category,
+               t.amount, t.currency_text AS currency, t.vendor, t.reference,
+               ARRAY_REMOVE(ARRAY[
+                 CASE WHEN COALESCE(t.code, '') = '' AND t.given_id IS NULL
+                      THEN 'initiative|is required'
+                      WHEN t.initiative_id IS NULL OR NOT t.in_scope
+                      THEN 'initiative|unknown initiative ' || quote_literal(COALESCE(t.code, '#' || t.given_id))
+                           || ', or not one whose spend you may change' END,
+                 CASE WHEN t.date_text IS NULL THEN 'date|is required'
+                      WHEN t.posted_on IS NULL
+                      THEN 'date|' || quote_literal(t.date_text) || ' is not a date (use YYYY-MM-DD)' END,
+                 CASE WHEN t.kind_text IS NULL THEN 'kind|is required'
+                      WHEN t.kind IS NULL
+                      THEN 'kind|unknown kind ' || quote_literal(t.kind_text) || ' (one_time or operational)' END,
+                 CASE WHEN t.category_text IS NULL THEN 'category|is required'
+                      WHEN t.category IS NULL
+                      THEN 'category|unknown category ' || quote_literal(t.category_text) END,
+                 CASE WHEN t.amount_text IS NULL THEN 'amount|is required'
+                      WHEN t.amount IS NULL
+                      THEN 'amount|' || quote_literal(t.amount_text)
+                           || ' is not an amount (digits, an optional sign and up to 2 decimals, e.g. 1234.56)'
+                      WHEN t.amount = 0 THEN 'amount|must not be zero' END,
+                 CASE WHEN t.currency_text IS NULL THEN 'currency|is required'
+                      WHEN NOT t.currency_text = ANY(%s)
+                      THEN 'currency|' || quote_literal(t.currency_text)
+                           || ' is not a configured currency (' || array_to_string(%s::text[], ', ') || ')' END,
+                 CASE WHEN length(t.vendor) > 200 THEN 'vendor|is longer than 200 characters' END,
+                 CASE WHEN t.reference = '' THEN 'reference|is required (the posting''s id in the finance system)'
+                      WHEN length(t.reference) > 100 THEN 'reference|is longer than 100 characters'
+                      WHEN t.first_row <> t.row_no
+                      THEN 'reference|' || quote_literal(t.reference) || ' appears again (first on row '
+                           || t.first_row || ')' END
+               ], NULL) AS errors
+        FROM typed t
+        """,
+        [*scope_params, currencies, currencies],
+    )
+    cursor.execute(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE cardinality(errors) > 0) FROM spend_checked"
+    )
+    total, rejected = cursor.fetchone()
+    errors: list[RowError] = []
+    if rejected:
+        cursor.execute(
+            """SELECT row_no, e FROM spend_checked, unnest(errors) AS e
+               WHERE cardinality(errors) > 0 ORDER BY row_no LIMIT %s""",
+            [MAX_ERRORS],
+        )
+        for row_no, text in cursor.fetchall():
+            column, reason = text.split("|", 1)
+            errors.append(RowError(row=row_no, column=column, reason=reason))
+    return total, rejected, errors
+
+
+# --- 3. Writing ------------------------------------------------------------------------
+
+_CHANGED = """(
+    finance_spendentry.posted_on, finance_spendentry.initiative_id, finance_spendentry.kind,
+    finance_spendentry.category, finance_spendentry.amount, finance_spendentry.currency,
+    finance_spendentry.vendor
+) IS DISTINCT FROM (
+    EXCLUDED.posted_on, EXCLUDED.initiative_id, EXCLUDED.kind, EXCLUDED.category,
+    EXCLUDED.amount, EXCLUDED.currency, EXCLUDED.vendor
+)"""
+
+
+def write(cursor, *, source: str, batch_id: int | None, acting_user) -> tuple[int, int]:
+    """Upsert the valid checked rows; returns ``(created, updated)``. Must run inside
+    ``acting_as(acting_user)`` so the audit events name the user."""
+    cursor.execute(
+        f"""
+        WITH upserted AS (
+            INSERT INTO finance_spendentry AS finance_spendentry (
+                created_at, updated_at, business_unit_id, initiative_id, posted_on, kind,
+                category, amount, currency, vendor, source, reference, import_batch_id,
+                entered_by_id)
+            SELECT now(), now(), c.business_unit_id, c.initiative_id, c.posted_on, c.kind,
+                   c.category, c.amount, c.currency, c.vendor, %s, c.reference, %s, %s
+            FROM spend_checked c
+            WHERE cardinality(c.errors) = 0
+            ON CONFLICT (source, reference) WHERE NOT (reference = '')
+            DO UPDATE SET posted_on = EXCLUDED.posted_on, initiative_id = EXCLUDED.initiative_id,
+                business_unit_id = EXCLUDED.business_unit_id, kind = EXCLUDED.kind,
+                category = EXCLUDED.category, amount = EXCLUDED.amount,
+                currency = EXCLUDED.currency, vendor = EXCLUDED.vendor,
+                import_batch_id = EXCLUDED.import_batch_id, updated_at = now()
+            WHERE {_CHANGED}
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FILTER (WHERE NOT inserted)
+        FROM upserted
+        """,
+        [source, batch_id, acting_user.pk if acting_user else None],
+    )
+    created, updated = cursor.fetchone()
+    return created, updated
+
+
+def preview_counts(cursor, *, source: str) -> tuple[int, int]:
+    """What :func:`write` would do, without writing: ``(created, updated)``."""
+    cursor.execute(
+        """
+        SELECT COUNT(*) FILTER (WHERE e.id IS NULL),
+               COUNT(*) FILTER (WHERE e.id IS NOT NULL AND (
+                   e.posted_on, e.initiative_id, e.kind, e.category, e.amount, e.currency, e.vendor
+               ) IS DISTINCT FROM (
+                   c.posted_on, c.initiative_id, c.kind, c.category, c.amount, c.currency, c.vendor
+               ))
+        FROM spend_checked c
+        LEFT JOIN finance_spendentry e ON e.source = %s AND e.reference = c.reference
+             AND NOT (e.reference = '')
+        WHERE cardinality(c.errors) = 0
+        """,
+        [source],
+    )
+    return cursor.fetchone()
+
+
+def first_rows(cursor, limit: int = 10) -> list[dict[str, Any]]:
+    """The first staged rows as read, with their errors (for the upload preview)."""
+    cursor.execute(
+        """SELECT st.row_no, st."date", COALESCE(st.initiative, '#' || st.initiative_id),
+                  st.kind, st.category, st.amount, st.currency, st.vendor, st.reference,
+                  c.errors
+           FROM spend_staging st JOIN spend_checked c USING (row_no)
+           ORDER BY st.row_no LIMIT %s""",
+        [limit],
+    )
+    names = ("row", *COLUMNS, "errors")
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run(
+    *,
+    acting_user,
+    source: str,
+    loader: Callable[[Any], None],
+    dry_run: bool,
+    keep_valid_rows: bool,
+    batch_id: int | None,
+    preview_limit: int = 0,
+) -> tuple[Outcome, list[dict[str, Any]]]:
+    """Load, validate and (unless told not to, or a row is bad and not ``keep_valid_rows``)
+    write. The caller owns the transaction and the audit context."""
+    outcome = Outcome()
+    with connection.cursor() as cursor:
+        loader(cursor)  # FileFormatError propagates: the caller's transaction is spoilt
+        total, rejected, errors = validate(cursor, acting_user=acting_user, source=source)
+        outcome.rows_total, outcome.rejected, outcome.errors = total, rejected, errors
+        preview = first_rows(cursor, preview_limit) if preview_limit else []
+        valid = total - rejected
+        if dry_run or (rejected and not keep_valid_rows):
+            created, updated = preview_counts(cursor, source=source)
+            outcome.created, outcome.updated = created, updated
+            outcome.unchanged = valid - created - updated
+            return outcome, preview
+        created, updated = write(cursor, source=source, batch_id=batch_id, acting_user=acting_user)
+        outcome.created, outcome.updated = created, updated
+        outcome.unchanged = valid - created - updated
+        outcome.written = True
+    return outcome, preview

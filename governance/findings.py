@@ -56,9 +56,10 @@ def _system_reader():
 def stalled_initiatives(*, today: dt.date) -> list[Finding]:
     """Initiatives past their stage's limit or inactive for the stage's inactivity
     period, by governance's stall rule (``governance.selectors.stalled_initiatives``),
-    judged at the end of ``today``. Told to the unit's leads, the accountable executive
-    and the PMO (a portfolio-wide concern)."""
-    now = timezone.make_aware(dt.datetime.combine(today, dt.time.max))
+    judged at the start of ``today`` (so a limit of N days from day D is breached on
+    D + N + 1, as in the other scans). Told to the unit's leads, the accountable
+    executive and the PMO (a portfolio-wide concern)."""
+    now = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
     rows = (
         selectors.stalled_initiatives(_system_reader(), now=now)
         .annotate(accountable=role_user(Role.ACCOUNTABLE_EXECUTIVE, "pk"))

@@ -26,6 +26,25 @@ def _broker_ok() -> tuple[bool, str]:
         return False, str(exc)[:200]
 
 
+def _beat_status() -> dict:
+    """When beat last sent a periodic task (django-celery-beat's ``last_run_at``; the
+    heartbeat schedule sends one every few minutes). Stale or never: ``ok`` is false."""
+    from django.conf import settings
+    from django.db.models import Max
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    try:
+        last = PeriodicTask.objects.aggregate(last=Max("last_run_at"))["last"]
+    except Exception as exc:
+        return {"ok": False, "last_run_at": None, "error": str(exc)[:200]}
+    if last is None:
+        return {"ok": False, "last_run_at": None, "age_seconds": None}
+    age = int((timezone.now() - last).total_seconds())
+    stale_after = getattr(settings, "BEAT_STALE_AFTER_SECONDS", 15 * 60)
+    return {"ok": age <= stale_after, "last_run_at": last.isoformat(), "age_seconds": age}
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -36,5 +55,7 @@ def healthz(request):
         "status": "ok" if db_ok and broker_ok else "degraded",
         "database": {"ok": db_ok, **({"error": db_error} if db_error else {})},
         "broker": {"ok": broker_ok, **({"error": broker_error} if broker_error else {})},
+        # Informational: a stale beat does not fail the liveness check.
+        "beat": _beat_status() if db_ok else {"ok": False, "last_run_at": None},
     }
     return JsonResponse(body, status=200 if db_ok else 503)

@@ -4,6 +4,7 @@ the run record, and the management command."""
 import datetime as dt
 
 import pytest
+from django.apps import apps
 from django.core import mail
 from django.core.management import call_command
 
@@ -188,7 +189,7 @@ def test_run_periodic_jobs_rejects_an_unknown_scan():
         call_command("run_periodic_jobs", "--only", "nope")
 
 
-def test_default_schedules_exist_for_every_scan_and_the_digest():
+def test_default_schedules_exist_for_every_scan_and_the_digest(default_schedules):
     import json
 
     from django_celery_beat.models import PeriodicTask
@@ -199,6 +200,9 @@ def test_default_schedules_exist_for_every_scan_and_the_digest():
     }
     assert scheduled == set(tasks.SCANS)
     names = set(PeriodicTask.objects.values_list("task", flat=True))
+    count = PeriodicTask.objects.count()
+    default_schedules.create_defaults(apps, None)
+    assert PeriodicTask.objects.count() == count  # idempotent: the PMO's edits survive
     assert {
         "portfolio.tasks.weekly_digest",
         "portfolio.tasks.open_access_reviews",

@@ -108,7 +108,7 @@ def test_inbox_query_count_is_the_same_with_5_and_50_rows(client, lead_a):
     assert _queries(client, url) == with_5 <= 6
 
 
-def test_job_runs_page_is_for_pmo_only(client, lead_a, pmo):
+def test_job_runs_page_is_for_pmo_only(client, lead_a, pmo, default_schedules):
     client.force_login(lead_a)
     assert client.get(reverse("people:job_runs")).status_code == 403
     task = PeriodicTask.objects.get(name="Weekly digest")
@@ -144,7 +144,7 @@ def test_job_runs_query_count_is_the_same_with_5_and_50_rows(client, pmo):
 
 
 def test_run_now_queues_the_schedules_task_on_commit(
-    client, pmo, django_capture_on_commit_callbacks, monkeypatch
+    default_schedules, client, pmo, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
     monkeypatch.setattr(
@@ -161,7 +161,7 @@ def test_run_now_queues_the_schedules_task_on_commit(
     ]
 
 
-def test_healthz_reports_when_beat_last_ran(client):
+def test_healthz_reports_when_beat_last_ran(client, default_schedules):
     body = client.get("/healthz").json()
     assert {"status", "database", "broker", "beat"} <= set(body)
     assert body["beat"]["last_run_at"] is None

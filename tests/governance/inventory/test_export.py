@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from governance.inventory.exporter import export_csv, export_queryset, export_xlsx
+from governance.inventory.importer import inventory_import
+from governance.inventory.mapping import load_mapping
+from portfolio.models import Initiative
+from tests.factories import InitiativeFactory
+from tests.governance.inventory.helpers import small_bytes, writes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def omb():
+    return load_mapping(format_name="omb-2025")
+
+
+def imported(omb):
+    return inventory_import(
+        acting_user=None,
+        data=small_bytes(),
+        filename="omb_small.csv",
+        mapping=omb,
+        keep_valid_rows=True,
+    )
+
+
+def rows_of(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+@pytest.mark.parametrize(("writer", "filename"), [(export_csv, "e.csv"), (export_xlsx, "e.xlsx")])
+def test_importing_the_export_gives_back_the_same_portfolio(omb, writer, filename):
+    imported(omb)
+    body = writer(export_queryset(Initiative.objects.all()), omb)
+    with CaptureQueriesContext(connection) as ctx:
+        report = inventory_import(acting_user=None, data=body, filename=filename, mapping=omb)
+    assert (report["rows_read"], report["unchanged"], report["rejected"]) == (6, 6, 0)
+    assert writes(ctx.captured_queries) == []
+
+
+def test_the_export_uses_the_omb_2025_column_layout_and_keeps_what_the_source_said(omb):
+    imported(omb)
+    rows = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
+    assert list(rows[0]) == omb.export_columns
+    assert len(omb.export_columns) == 36
+    summariser = next(r for r in rows if r["id"] == "DOJ-0002")
+    assert summariser["use_case_name"] == "Document\nsummariser"
+    assert summariser["topic_area"] == "Administrative functions"
+
+
+def test_a_change_made_in_the_app_is_exported_in_the_format_spelling(omb):
+    imported(omb)
+    Initiative.objects.filter(source_key="DOJ/DOJ-0002").update(stage="scaled_deployment")
+    rows = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
+    assert next(r for r in rows if r["id"] == "DOJ-0002")["development_stage"] == "Deployed"
+
+
+def test_initiatives_created_in_the_app_export_with_their_unit_and_code(omb, initiative_a_child):
+    rows = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
+    assert rows == [
+        {
+            **dict.fromkeys(omb.export_columns, ""),
+            "agency": "RETAIL",
+            "agency_name": "Retail Banking",
+            "agency_bureau": "Cards",
+            "id": "AI-A-2",
+            "use_case_name": "Card fraud scoring",
+            "development_stage": "Pilot",
+            "benefits": "Summarise claims with an LLM.",
+            "contracting_usage": "",
+        }
+    ]
+
+
+def test_the_xlsx_export_writes_text_never_formulas(omb, unit_a):
+    InitiativeFactory(code="AI-F", name="=HYPERLINK(1)", business_unit=unit_a)
+    body = export_xlsx(export_queryset(Initiative.objects.all()), omb)
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(body)).active
+    cell = ws.cell(row=2, column=omb.export_columns.index("use_case_name") + 1)
+    assert cell.value == "=HYPERLINK(1)" and cell.data_type == "s"
+
+
+def test_unit_lead_b_exports_only_unit_b(client, lead_b, initiative_a, initiative_b):
+    client.force_login(lead_b)
+    body = client.get(reverse("governance:inventory_export")).content
+    codes = {r["id"] for r in rows_of(body)}
+    assert codes == {"AI-B-1"}
+
+
+def test_unit_lead_a_export_includes_child_units_but_never_unit_b(
+    client, lead_a, initiative_a, initiative_a_child, initiative_b
+):
+    client.force_login(lead_a)
+    body = client.get(reverse("governance:inventory_export"), {"as": "xlsx"}).content
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(body)).active
+    ids = {row[2] for row in ws.iter_rows(min_row=2, values_only=True)}
+    assert ids == {"AI-A-1", "AI-A-2"}
+
+
+def test_the_export_is_filtered_like_the_list(client, pmo, initiative_a, initiative_b):
+    client.force_login(pmo)
+    body = client.get(
+        reverse("governance:inventory_export"), {"unit": initiative_b.business_unit_id}
+    ).content
+    assert {r["id"] for r in rows_of(body)} == {"AI-B-1"}
+
+
+def test_export_needs_a_signed_in_user(client):
+    response = client.get(reverse("governance:inventory_export"))
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_export_query_count_does_not_grow_with_rows(client, lead_a, unit_a, count):
+    InitiativeFactory.create_batch(count, business_unit=unit_a)
+    client.force_login(lead_a)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("governance:inventory_export"))
+    assert len(rows_of(response.content)) == count
+    # session, user, unit scope, initiatives (with unit and parent)
+    assert len(ctx.captured_queries) <= 6

@@ -312,3 +312,40 @@ class AccessReviewItemFactory(factory.django.DjangoModelFactory):
     business_unit = factory.LazyAttribute(lambda o: o.review.business_unit)
     user = factory.SubFactory(UserFactory)
     role = "member"
+
+
+class GateReviewFactory(_OfInitiative):
+    class Meta:
+        model = gov.GateReview
+
+    from_stage = "proof_of_concept"
+    target_stage = "initial_production"
+    requested_by = factory.SubFactory(UserFactory)
+    requested_at = factory.LazyFunction(timezone.now)
+
+
+class GateCriterionResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.GateCriterionResult
+
+    review = factory.SubFactory(GateReviewFactory)
+    business_unit = factory.LazyAttribute(lambda o: o.review.business_unit)
+    standard = factory.SubFactory(StandardFactory)
+    code = factory.LazyAttribute(lambda o: o.standard.code)
+    name = factory.LazyAttribute(lambda o: o.standard.name)
+    dimension = "measurement"
+    check_rule = "manual"
+
+
+class WaiverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.Waiver
+
+    review = factory.SubFactory(GateReviewFactory)
+    initiative = factory.LazyAttribute(lambda o: o.review.initiative)
+    business_unit = factory.LazyAttribute(lambda o: o.review.business_unit)
+    standard = factory.SubFactory(StandardFactory)
+    reason = "Fairness audit booked for next month; pilot limited to 50 users."
+    expires_on = TODAY + dt.timedelta(days=60)
+    granted_by = factory.SubFactory(UserFactory)
+    granted_at = factory.LazyFunction(timezone.now)

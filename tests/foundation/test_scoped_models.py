@@ -51,6 +51,11 @@ FACTORIES = {
     "governance.AccessReviewItem": lambda unit: f.AccessReviewItemFactory(
         review__business_unit=unit
     ),
+    "governance.GateReview": lambda unit: f.GateReviewFactory(initiative__business_unit=unit),
+    "governance.GateCriterionResult": lambda unit: f.GateCriterionResultFactory(
+        review__initiative__business_unit=unit
+    ),
+    "governance.Waiver": lambda unit: f.WaiverFactory(review__initiative__business_unit=unit),
 }
 
 MONEY = {"finance.Budget", "finance.SpendEntry"}

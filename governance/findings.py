@@ -40,8 +40,19 @@ from portfolio.models import Assignment
 Role = Assignment.Role
 
 
+VIEW_NAMES = {
+    "riskassessment": "governance:risk_assessment_detail",
+    "controlattestation": "governance:attestation_detail",
+    "fairnessaudit": "governance:fairness_audit_detail",
+    "incident": "governance:incident_detail",
+    "modelversion": "governance:model_version_detail",
+    "accessreview": "governance:access_review_detail",
+}
+
+
 def _url(model_name: str, pk: int, initiative_id: int | None = None) -> str:
-    views = [(f"governance:{model_name}_detail", (pk,))]
+    """The record's own page; else its initiative's page; else its admin page."""
+    views = [(VIEW_NAMES[model_name], (pk,))]
     if initiative_id:
         return record_url(views, None) or initiative_url(initiative_id)
     return record_url(views, ("governance", model_name, pk))

@@ -22,6 +22,7 @@ from people.notifications import (
     notification_preference_set,
     notifications_mark_all_read,
 )
+from people.roles import PMO
 
 PAGE_SIZE = 50
 
@@ -59,6 +60,7 @@ def inbox(request):
             "page_obj": page,
             "show": show,
             "preference_form": PreferenceForm(initial={"channel": _preference(request.user)}),
+            "is_pmo": request.user.is_superuser or request.user.groups.filter(name=PMO).exists(),
         },
     )
 

@@ -222,3 +222,17 @@ def test_tasks_retry_transient_errors_with_backoff_and_have_time_limits():
 def test_a_task_for_an_unknown_scan_exits_quietly():
     assert tasks.run_scan.run("no_such_scan") == {"scan": "no_such_scan", "skipped": "unknown scan"}
     assert not Job.objects.exists()
+
+
+def test_a_findings_link_resolves_to_a_page_for_the_record(lead_a, initiative_a):
+    from django.urls import resolve
+
+    _overdue_review(initiative_a)
+    tasks.scan_run("risk_reviews_overdue", today=TODAY)
+    url = Notification.objects.get(user=lead_a).url
+    assert url.startswith("/")
+    assert resolve(url.split("?")[0]).url_name in {
+        "risk_assessment_detail",
+        "initiative_detail",
+        "governance_riskassessment_change",
+    }

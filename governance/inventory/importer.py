@@ -54,6 +54,9 @@ INITIATIVE_COMPARED = (
     "source_data",
 )
 
+RISK_COMPARED = ("us_high_impact", "us_justification", "eu_tier", "source_data")
+ATTESTATION_COMPARED = ("status", "evidence", "source_data")
+
 
 @dataclass
 class RowPlan:
@@ -450,17 +453,13 @@ def _apply(
     if progress:
         progress(total // 2, total, "Units ready")
 
-    # Initiatives: one read, bulk insert the new ones, bulk update only the changed ones.
+    # Initiatives: one read (plain values, no model instances), bulk insert the new ones,
+    # bulk update only the changed ones.
     keys = [p.source_key for p in plans]
     existing = {
-        i.source_key: i
-        for i in Initiative.objects.filter(source=m.source, source_key__in=keys).only(
-            "id",
-            "source_key",
-            "stage",
-            "status",
-            *[f for f in INITIATIVE_COMPARED if f != "business_unit_id"],
-            "business_unit",
+        row["source_key"]: row
+        for row in Initiative.objects.filter(source=m.source, source_key__in=keys).values(
+            "id", "source_key", "status", *INITIATIVE_COMPARED
         )
     }
     new_plans = [p for p in plans if p.source_key not in existing]
@@ -496,12 +495,12 @@ def _apply(
 
     changed, transitions, changed_fields = [], [], set()
     for p in plans:
-        obj = existing.get(p.source_key)
-        if obj is None:
+        row = existing.get(p.source_key)
+        if row is None:
             continue
-        p.initiative_id = obj.pk
+        p.initiative_id = row["id"]
         desired = {**p.values, "business_unit_id": p.unit_id, "source_data": p.source_data}
-        diff = {k: v for k, v in desired.items() if getattr(obj, k) != v}
+        diff = {k: v for k, v in desired.items() if row[k] != v}
         if not diff:
             p.outcome = "unchanged"
             continue
@@ -509,9 +508,9 @@ def _apply(
         if "stage" in diff:
             transitions.append(
                 StageTransition(
-                    initiative_id=obj.pk,
+                    initiative_id=row["id"],
                     business_unit_id=p.unit_id,
-                    from_stage=obj.stage,
+                    from_stage=row["stage"],
                     to_stage=diff["stage"],
                     decision=StageTransition.Decision.IMPORT,
                     rationale=(
@@ -530,18 +529,13 @@ def _apply(
                 if diff["stage"] in END_STAGES
                 else Initiative.Status.ACTIVE
             )
-            if status != obj.status:
+            if status != row["status"]:
                 diff["status"] = status
         diff["updated_at"] = now
-        for k, v in diff.items():
-            setattr(obj, k, v)
         changed_fields |= set(diff)
-        changed.append(obj)
+        changed.append((row["id"], diff))
     if changed:
-        fields = sorted(
-            f.removesuffix("_id") if f == "business_unit_id" else f for f in changed_fields
-        )
-        Initiative.objects.bulk_update(changed, fields, batch_size=BATCH)
+        _bulk_update(Initiative, changed, changed_fields)
     if transitions:
         StageTransition.objects.bulk_create(transitions, batch_size=BATCH)
     if progress:
@@ -557,6 +551,28 @@ def _apply(
     }
 
 
+def _bulk_update(model, changed: list[tuple[int, dict[str, Any]]], fields: set[str]) -> None:
+    """One UPDATE per batch for rows that differ; unchanged rows are never written. Every
+    row in the batch gets every changed field, so the current values are read back for
+    the fields a row does not change (from the same transaction)."""
+    names = sorted(fields)
+    current = {
+        row["id"]: row
+        for row in model.objects.filter(pk__in=[pk for pk, _ in changed]).values("id", *names)
+    }
+    objs = []
+    for pk, diff in changed:
+        obj = model(pk=pk)
+        for name in names:
+            setattr(obj, name, diff.get(name, current[pk][name]))
+        objs.append(obj)
+    model.objects.bulk_update(
+        objs,
+        [n.removesuffix("_id") if n == "business_unit_id" else n for n in names],
+        batch_size=BATCH,
+    )
+
+
 def _bump(p: RowPlan) -> None:
     if p.outcome == "unchanged":
         p.outcome = "updated"
@@ -566,15 +582,17 @@ def _apply_risk(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]:
     wanted = {p.initiative_id: p for p in plans if p.risk is not None}
     if not wanted:
         return {"risk_assessments_created": 0, "risk_assessments_updated": 0}
-    existing = {}
-    for ra in RiskAssessment.objects.filter(
-        initiative_id__in=list(wanted), source_data__source=m.source
-    ).order_by("initiative_id", "-id"):
-        existing.setdefault(ra.initiative_id, ra)
+    existing: dict[int, dict[str, Any]] = {}
+    for row in (
+        RiskAssessment.objects.filter(initiative_id__in=list(wanted), source_data__source=m.source)
+        .order_by("initiative_id", "-id")
+        .values("id", "initiative_id", "business_unit_id", *RISK_COMPARED)
+    ):
+        existing.setdefault(row["initiative_id"], row)
     new, changed, fields = [], [], set()
     for initiative_id, p in wanted.items():
-        ra = existing.get(initiative_id)
-        if ra is None:
+        row = existing.get(initiative_id)
+        if row is None:
             new.append(
                 RiskAssessment(
                     initiative_id=initiative_id,
@@ -586,17 +604,15 @@ def _apply_risk(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]:
             _bump(p)
             continue
         desired = {**p.risk, "business_unit_id": p.unit_id}
-        diff = {k: v for k, v in desired.items() if getattr(ra, k) != v}
+        diff = {k: v for k, v in desired.items() if row[k] != v}
         if diff:
             diff["updated_at"] = now
-            for k, v in diff.items():
-                setattr(ra, k, v)
-            fields |= {k.removesuffix("_id") if k == "business_unit_id" else k for k in diff}
-            changed.append(ra)
+            fields |= set(diff)
+            changed.append((row["id"], diff))
             _bump(p)
     RiskAssessment.objects.bulk_create(new, batch_size=BATCH)
     if changed:
-        RiskAssessment.objects.bulk_update(changed, sorted(fields), batch_size=BATCH)
+        _bulk_update(RiskAssessment, changed, fields)
     return {"risk_assessments_created": len(new), "risk_assessments_updated": len(changed)}
 
 
@@ -626,18 +642,18 @@ def _apply_attestations(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]
         return zero
     control_ids = _controls(m)
     existing = {
-        (a.initiative_id, a.control_id): a
-        for a in ControlAttestation.objects.filter(
+        (row["initiative_id"], row["control_id"]): row
+        for row in ControlAttestation.objects.filter(
             initiative_id__in=[p.initiative_id for p in wanted],
             control_id__in=control_ids.values(),
-        )
+        ).values("id", "initiative_id", "control_id", "business_unit_id", *ATTESTATION_COMPARED)
     }
     new, changed, fields, kept = [], [], set(), 0
     for p in wanted:
         for code, spec in p.attestations.items():
             cid = control_ids[code]
-            att = existing.get((p.initiative_id, cid))
-            if att is None:
+            row = existing.get((p.initiative_id, cid))
+            if row is None:
                 new.append(
                     ControlAttestation(
                         initiative_id=p.initiative_id,
@@ -648,21 +664,19 @@ def _apply_attestations(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]
                 )
                 _bump(p)
                 continue
-            if (att.source_data or {}).get("source") != m.source:
+            if (row["source_data"] or {}).get("source") != m.source:
                 kept += 1  # attested in the app: the import does not overwrite it
                 continue
             desired = {**spec, "business_unit_id": p.unit_id}
-            diff = {k: v for k, v in desired.items() if getattr(att, k) != v}
+            diff = {k: v for k, v in desired.items() if row[k] != v}
             if diff:
                 diff["updated_at"] = now
-                for k, v in diff.items():
-                    setattr(att, k, v)
-                fields |= {k.removesuffix("_id") if k == "business_unit_id" else k for k in diff}
-                changed.append(att)
+                fields |= set(diff)
+                changed.append((row["id"], diff))
                 _bump(p)
     ControlAttestation.objects.bulk_create(new, batch_size=BATCH)
     if changed:
-        ControlAttestation.objects.bulk_update(changed, sorted(fields), batch_size=BATCH)
+        _bulk_update(ControlAttestation, changed, fields)
     return {
         "attestations_created": len(new),
         "attestations_updated": len(changed),

@@ -38,7 +38,6 @@ RISK_FIELDS = {"us_high_impact": "bool", "us_justification": "text", "eu_tier": 
 ATTESTATION_STATUSES = ("attested", "not_met", "not_applicable", "in_progress")
 TYPES = ("text", "choice", "bool", "date", "list")
 
-_SPACE_RE = re.compile(r"\s+")
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2011": "-", "\u2212": "-"})
 _LETTER_RE = re.compile(r"^[a-z]\)\s*")
 
@@ -49,7 +48,8 @@ class MappingError(ValueError):
 
 def clean(text: str) -> str:
     """Non-breaking spaces and line breaks become single spaces; ends stripped."""
-    return _SPACE_RE.sub(" ", (text or "").replace("\xa0", " ")).strip()
+    # str.split() splits on every Unicode space, non-breaking ones included.
+    return " ".join(text.split()) if text else ""
 
 
 def norm(text: str) -> str:
@@ -75,7 +75,7 @@ def parse_list(raw: str) -> list[str]:
     """A "select multiple" cell: a stringified Python list (``['a', 'b']``), JSON, or
     values separated by semicolons."""
     text = (raw or "").strip()
-    if not text:
+    if not text or text == "[]":
         return []
     if text.startswith("[") and text.endswith("]"):
         try:
@@ -106,6 +106,7 @@ class Field:
     max_length: int | None = None
     export_values: dict[str, str] = field(default_factory=dict)
     _lookup: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: dict[str, tuple[Any, list[str]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self._lookup = {norm(k): v for k, v in self.values.items()}
@@ -117,7 +118,16 @@ class Field:
         return False, None
 
     def parse(self, raw: str, placeholders: frozenset[str]) -> tuple[Any, list[str]]:
-        """Return (value, unmapped reported values). Blank and placeholders give ``blank``."""
+        """Return (value, unmapped reported values). Blank and placeholders give ``blank``.
+        Enumerations repeat, so their results are remembered per raw value."""
+        if self.type == "text":
+            return self._parse(raw, placeholders)
+        key = raw or ""
+        if key not in self._memo:
+            self._memo[key] = self._parse(key, placeholders)
+        return self._memo[key]
+
+    def _parse(self, raw: str, placeholders: frozenset[str]) -> tuple[Any, list[str]]:
         text = clean(raw)
         if not text or norm(text) in placeholders:
             return self.blank, []

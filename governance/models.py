@@ -152,6 +152,7 @@ class RiskAssessment(UnitOwned):
         return f"{self.initiative_id} {self.get_eu_tier_display()} ({self.status})"
 
 
+@audited
 class Standard(TimeStampedModel):
     """A shared gate criterion, owned by the PMO or a centre of excellence."""
 
@@ -185,6 +186,7 @@ class Standard(TimeStampedModel):
         return f"{self.code} {self.name}"
 
 
+@audited
 class Control(TimeStampedModel):
     """A control that initiatives must attest, by risk tier and from a stage on."""
 

@@ -82,6 +82,16 @@ class ChecklistLine:
     evidence: str = ""
     waiver: Waiver | None = None
 
+    # The same names as a stored GateCriterionResult, so templates show either.
+    code = property(lambda self: self.standard.code)
+    name = property(lambda self: self.standard.name)
+    mandatory = property(lambda self: self.standard.mandatory)
+    check_rule = property(lambda self: self.standard.check_rule)
+    standard_id = property(lambda self: self.standard.pk)
+
+    def get_dimension_display(self) -> str:
+        return self.standard.get_dimension_display()
+
     @property
     def manual(self) -> bool:
         return self.standard.check_rule not in RULES
@@ -338,16 +348,22 @@ def object_history(obj) -> list:
     return events
 
 
-def audited_models() -> list[tuple[str, str]]:
-    """(label of the tracked model, its verbose name) for every audited model."""
+def audited_models() -> list[tuple[str, str, str]]:
+    """(event model label, tracked model label, verbose name) for every audited model."""
     import pghistory.models as pgh_models
 
     out = []
     for model in apps.get_models():
         if issubclass(model, pgh_models.Event) and getattr(model, "pgh_tracked_model", None):
             tracked = model.pgh_tracked_model
-            out.append((model._meta.label, str(tracked._meta.verbose_name).capitalize()))
-    return sorted(out, key=lambda x: x[1])
+            out.append(
+                (
+                    model._meta.label,
+                    tracked._meta.label,
+                    str(tracked._meta.verbose_name).capitalize(),
+                )
+            )
+    return sorted(out, key=lambda x: x[2])
 
 
 def audit_log(

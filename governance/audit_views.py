@@ -1,0 +1,91 @@
+"""The audit trail: a searchable log for PMO and auditors, and a history page for any
+audited record the user may see. Read-only: the trail is append-only in the database."""
+
+from __future__ import annotations
+
+from django import forms
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from governance import selectors
+from people.scoping import has_global
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class AuditLogForm(forms.Form):
+    model = forms.ChoiceField(label="Record type", required=False)
+    user = forms.ModelChoiceField(
+        label="Changed by", queryset=get_user_model().objects.none(), required=False
+    )
+    object_id = forms.CharField(label="Record id", required=False, max_length=40)
+    date_from = forms.DateField(label="From", required=False, widget=DATE)
+    date_to = forms.DateField(label="To", required=False, widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "All records")] + [
+            (event, name) for event, _tracked, name in selectors.audited_models()
+        ]
+        self.fields["user"].queryset = get_user_model().objects.order_by("username")
+        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    def clean(self):
+        data = super().clean()
+        if data.get("object_id") and not data.get("model"):
+            self.add_error("object_id", "Choose the record type to look up a record id.")
+        return data
+
+
+@login_required
+def audit_log(request):
+    """Global roles only (PMO, auditors): unit leads read each record's history on the
+    record's page, where the record's own scoping applies."""
+    if not selectors.can_read_audit_log(request.user):
+        raise PermissionDenied("The audit log is for PMO staff and auditors.")
+    form = AuditLogForm(request.GET or None)
+    page_obj = None
+    d = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    if not form.is_bound or form.is_valid():
+        qs = selectors.audit_log(
+            event_model=d.get("model") or None,
+            user_id=d["user"].pk if d.get("user") else None,
+            object_id=d.get("object_id") or None,
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
+        )
+        # Counting a union of every event table is the slow part; a capped count is enough.
+        page_obj = Paginator(qs, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
+        selectors.attach_event_users(page_obj.object_list)
+    return render(request, "governance/audit_log.html", {"form": form, "page_obj": page_obj})
+
+
+@login_required
+def record_history(request, label: str, pk: int):
+    """The history of one record of any audited model (``app_label.ModelName``), shown to
+    whoever may see the record."""
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError) as exc:
+        raise Http404("No such record type.") from exc
+    if label not in {tracked for _e, tracked, _n in selectors.audited_models()}:
+        raise Http404("That record type has no audit trail.")
+    manager = model._default_manager
+    if hasattr(manager, "visible_to"):
+        obj = get_object_or_404(manager.visible_to(request.user), pk=pk)
+    else:
+        # Organisation-wide records (standards, controls): anyone who can view the model.
+        perm = f"{model._meta.app_label}.view_{model._meta.model_name}"
+        if not (has_global(request.user, perm) or selectors.can_read_audit_log(request.user)):
+            raise Http404("No such record.")
+        obj = get_object_or_404(manager, pk=pk)
+    return render(
+        request,
+        "governance/record_history.html",
+        {"object": obj, "history": selectors.object_history(obj), "label": label},
+    )

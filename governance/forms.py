@@ -1,0 +1,370 @@
+"""Forms for governance pages. Foreign-key choices are what the user may edit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from governance.models import (
+    AISystem,
+    Control,
+    ControlAttestation,
+    ExplainabilityRecord,
+    FairnessAudit,
+    Incident,
+    ModelVersion,
+)
+from people.models import BusinessUnit
+from portfolio.choices import RiskTier
+from portfolio.models import Initiative, StageTransition
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _label_user(u):
+    return u.get_full_name() or u.get_username()
+
+
+class _InitiativeScoped(forms.ModelForm):
+    """A record of one initiative: the choices are the initiatives the user may change."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if "initiative" in self.fields:
+            self.fields["initiative"].queryset = Initiative.objects.editable_by(user).order_by(
+                "code"
+            )
+            self.fields["initiative"].help_text = "Only initiatives you may change are listed."
+
+
+class AttestationForm(_InitiativeScoped):
+    class Meta:
+        model = ControlAttestation
+        fields = ["initiative", "control", "status", "evidence", "expires_on"]
+        widgets = {"evidence": forms.Textarea(attrs={"rows": 3}), "expires_on": DATE}
+        help_texts = {
+            "evidence": "A link or reference to the proof: test report, runbook, sign-off.",
+            "expires_on": "Left empty, it is set from the control's validity period.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["control"].queryset = Control.objects.order_by("code")
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("status") == ControlAttestation.Status.ATTESTED
+            and not (data.get("evidence") or "").strip()
+        ):
+            self.add_error("evidence", "An attested control needs its evidence.")
+        initiative, control = data.get("initiative"), data.get("control")
+        if (
+            initiative
+            and control
+            and not self.instance.pk
+            and ControlAttestation.objects.filter(initiative=initiative, control=control).exists()
+        ):
+            self.add_error("control", "This control is already attested here; edit that record.")
+        return data
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        if obj.status == ControlAttestation.Status.ATTESTED:
+            obj.attested_by = self.user
+            obj.attested_on = timezone.localdate()
+            if not obj.expires_on:
+                obj.expires_on = obj.attested_on + timedelta(days=obj.control.validity_days)
+        if commit:
+            obj.save()
+        return obj
+
+
+class FairnessAuditForm(_InitiativeScoped):
+    protected_attributes = forms.CharField(
+        help_text="Comma-separated, e.g. age, sex, ethnicity.", required=False
+    )
+
+    class Meta:
+        model = FairnessAudit
+        fields = [
+            "initiative",
+            "model_version",
+            "protected_attributes",
+            "metrics",
+            "result",
+            "audited_on",
+            "remediation_plan",
+            "remediation_due",
+        ]
+        widgets = {
+            "audited_on": DATE,
+            "remediation_due": DATE,
+            "remediation_plan": forms.Textarea(attrs={"rows": 3}),
+            "metrics": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"metrics": 'Per group, as JSON: {"age": {"tpr_gap": 0.02}}'}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].queryset = ModelVersion.objects.editable_by(
+            self.user
+        ).select_related("ai_system")
+        if self.instance.pk:
+            self.initial["protected_attributes"] = ", ".join(self.instance.protected_attributes)
+
+    def clean_protected_attributes(self):
+        raw = self.cleaned_data.get("protected_attributes") or ""
+        return [a.strip() for a in raw.split(",") if a.strip()]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("result") == FairnessAudit.Result.FAIL:
+            if not (data.get("remediation_plan") or "").strip():
+                self.add_error("remediation_plan", "A failed audit needs a remediation plan.")
+            if not data.get("remediation_due"):
+                self.add_error("remediation_due", "Say when the remediation is due.")
+        mv = data.get("model_version")
+        if mv and data.get("initiative") and mv.ai_system.initiative_id != data["initiative"].pk:
+            self.add_error("model_version", "That model version belongs to another initiative.")
+        return data
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        obj.auditor = obj.auditor or self.user
+        if commit:
+            obj.save()
+        return obj
+
+
+class ExplainabilityForm(_InitiativeScoped):
+    class Meta:
+        model = ExplainabilityRecord
+        fields = ["initiative", "logic", "limitations", "intended_use", "appeal_process"]
+        widgets = {
+            f: forms.Textarea(attrs={"rows": 3})
+            for f in ("logic", "limitations", "intended_use", "appeal_process")
+        }
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        obj.updated_by = self.user
+        if commit:
+            obj.save()
+        return obj
+
+
+class AISystemForm(_InitiativeScoped):
+    class Meta:
+        model = AISystem
+        fields = ["initiative", "name", "description", "owner", "vendor"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].label_from_instance = _label_user
+
+
+class ModelVersionForm(forms.ModelForm):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "ai_system",
+            "version",
+            "status",
+            "datasets",
+            "training_run_ref",
+            "parameters",
+            "metrics",
+            "retrain_interval_days",
+        ]
+        help_texts = {
+            "status": "Production is reached only through the promote action.",
+            "parameters": 'JSON, e.g. {"max_depth": 6}',
+            "metrics": 'JSON, e.g. {"auc": 0.91}',
+            "retrain_interval_days": "Days between automated retraining runs, if automated.",
+        }
+        widgets = {
+            "parameters": forms.Textarea(attrs={"rows": 2}),
+            "metrics": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["ai_system"].queryset = AISystem.objects.editable_by(user).order_by("name")
+        from governance.models import Dataset
+
+        self.fields["datasets"].queryset = Dataset.objects.editable_by(user).order_by("name")
+        self.fields["datasets"].required = False
+        self.fields["status"].choices = [
+            c for c in ModelVersion.Status.choices if c[0] != ModelVersion.Status.PRODUCTION
+        ]
+
+    def save(self, commit=True):
+        obj = super().save(commit=False)
+        if not obj.pk:
+            obj.created_by = self.user
+        if commit:
+            obj.save()
+            self.save_m2m()
+        return obj
+
+
+class RiskAssessmentForm(forms.Form):
+    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    eu_tier = forms.ChoiceField(
+        label="EU AI Act tier",
+        choices=[c for c in RiskTier.choices if c[0] != RiskTier.UNASSESSED],
+    )
+    us_high_impact = forms.NullBooleanField(
+        label="US federal high-impact",
+        widget=forms.Select(
+            choices=[("unknown", "Not assessed"), ("true", "Yes"), ("false", "No")]
+        ),
+        required=False,
+    )
+    us_justification = forms.CharField(
+        label="High-impact justification", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    next_review_due = forms.DateField(
+        widget=DATE, required=False, help_text="Left empty: 6 months for high risk, else a year."
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["initiative"].queryset = Initiative.objects.editable_by(user).order_by("code")
+
+
+class IncidentForm(forms.Form):
+    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    title = forms.CharField(max_length=200)
+    severity = forms.ChoiceField(choices=Incident.Severity.choices)
+    detected_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), required=False
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    escalation_level = forms.IntegerField(min_value=1, max_value=5, initial=1)
+    escalation_path = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Who is told at each level, e.g. operator → unit lead → CRO.",
+    )
+    review_due = forms.DateField(
+        label="Post-incident review due",
+        widget=DATE,
+        required=False,
+        help_text="Left empty: 14 days for high/critical, else 30.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["initiative"].queryset = Initiative.objects.editable_by(user).order_by("code")
+
+
+class IncidentUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=Incident.Status.choices)
+    severity = forms.ChoiceField(choices=Incident.Severity.choices)
+    escalation_level = forms.IntegerField(min_value=1, max_value=5)
+    note = forms.CharField(label="Timeline note", required=False)
+    review_summary = forms.CharField(
+        label="Post-incident review", widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class GateRequestForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the reviewer", widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+
+
+class EvidenceForm(forms.Form):
+    standard = forms.IntegerField(widget=forms.HiddenInput)
+    evidence = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class GateDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[])
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    sunk_cost = forms.DecimalField(
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        help_text="Kill or retire: left empty, it is the initiative's recorded spend.",
+    )
+    salvaged = forms.CharField(
+        label="What is salvaged",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Data, components or knowledge reused elsewhere.",
+    )
+    lessons = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, review, blocking=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        D = StageTransition.Decision
+        if review.reason == review.Reason.INCIDENT:
+            choices = [(D.HOLD, "Continue (hold in stage)"), (D.ROLL_BACK, "Roll back a stage")]
+        else:
+            choices = [(D.ADVANCE, f"Advance to {review.get_target_stage_display()}")]
+            choices += [(D.HOLD, "Hold"), (D.PIVOT, "Pivot (back to proof of concept)")]
+        choices += [(D.KILL, "Kill"), (D.RETIRE, "Retire")]
+        self.fields["decision"].choices = choices
+        self.blocking = list(blocking)
+        for line in self.blocking:
+            sid = line.standard.pk
+            self.fields[f"waive_{sid}"] = forms.BooleanField(
+                required=False, label=f"Waive {line.standard.code} {line.standard.name}"
+            )
+            self.fields[f"waive_{sid}_reason"] = forms.CharField(
+                required=False, label=f"{line.standard.code}: reason for the waiver"
+            )
+            self.fields[f"waive_{sid}_expires"] = forms.DateField(
+                required=False, label=f"{line.standard.code}: waiver expires on", widget=DATE
+            )
+
+    def waivers(self) -> dict[int, dict]:
+        out = {}
+        for line in self.blocking:
+            sid = line.standard.pk
+            if self.cleaned_data.get(f"waive_{sid}"):
+                out[sid] = {
+                    "reason": self.cleaned_data.get(f"waive_{sid}_reason") or "",
+                    "expires_on": self.cleaned_data.get(f"waive_{sid}_expires"),
+                }
+        return out
+
+
+class AccessReviewOpenForm(forms.Form):
+    business_unit = forms.ModelChoiceField(queryset=BusinessUnit.objects.none())
+    reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    due_on = forms.DateField(widget=DATE)
+    name = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = BusinessUnit.objects.manageable_by(user).order_by(
+            "name"
+        )
+        from django.db.models import Q
+
+        from people.roles import PMO
+
+        units = self.fields["business_unit"].queryset
+        self.fields["reviewer"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True)
+            .filter(
+                Q(unit_memberships__role="lead", unit_memberships__business_unit__in=units)
+                | Q(groups__name=PMO)
+            )
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["reviewer"].label_from_instance = _label_user
+        self.fields["due_on"].initial = timezone.localdate() + timedelta(days=14)

@@ -66,3 +66,15 @@ def test_several_new_items_for_one_person_make_one_email(lead_a):
     assert len(mail.outbox) == 1
     assert "2 items" in mail.outbox[0].subject
     assert "Second" in mail.outbox[0].body
+
+
+def test_a_mail_server_failure_keeps_nothing_so_the_retry_tells_everyone(lead_a, settings):
+    import smtplib
+
+    settings.EMAIL_BACKEND = "tests.jobs.failing_email.EmailBackend"
+    with pytest.raises(smtplib.SMTPException):
+        notify(drafts=[_draft(lead_a)])
+    assert not Notification.objects.exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert len(notify(drafts=[_draft(lead_a)])) == 1
+    assert len(mail.outbox) == 1

@@ -558,7 +558,7 @@ class Command(BaseCommand):
                 self._governance()
                 self._people()
         if "run_periodic_jobs" in get_commands():
-            call_command("run_periodic_jobs", verbosity=0)
+            call_command("run_periodic_jobs", no_email=True, verbosity=0)
         self._print_logins()
 
     # --- organisation -----------------------------------------------------------------

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
     Count,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -23,6 +27,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -294,6 +299,36 @@ def budgets_awaiting_approval(user, *, unit_ids=None):
     if unit_ids is not None:
         qs = qs.filter(business_unit_id__in=unit_ids)
     return qs.select_related("initiative", "requested_by").order_by("requested_at", "pk")
+
+
+# --- Money by stage (finance has no stage slice; lazy import, DB aggregate) --------------
+
+
+def spend_by_stage(user, *, fiscal_year: int | None = None) -> dict[str, Decimal]:
+    """Spend per current stage of its initiative, in the reporting currency, converted with
+    the latest ``ExchangeRate`` on or before each posting (the rule ``finance.selectors``
+    uses). Postings in a currency with no rate are left out, never counted at rate 1.
+    One query."""
+    from finance.models import ExchangeRate, SpendEntry
+
+    reporting = settings.REPORTING_CURRENCY
+    rate = (
+        ExchangeRate.objects.filter(
+            currency=OuterRef("currency"), valid_from__lte=OuterRef("posted_on")
+        )
+        .order_by("-valid_from")
+        .values("rate")[:1]
+    )
+    converted = Case(
+        When(currency=reporting, then=F("amount")),
+        default=ExpressionWrapper(F("amount") * Subquery(rate), output_field=DecimalField()),
+        output_field=DecimalField(),
+    )
+    qs = SpendEntry.objects.visible_to(user)
+    if fiscal_year is not None:
+        qs = qs.filter(posted_on__year=fiscal_year)
+    rows = qs.values("initiative__stage").annotate(total=Sum(converted)).order_by()
+    return {r["initiative__stage"]: r["total"] or Decimal("0") for r in rows}
 
 
 __all__ = [

@@ -1,0 +1,182 @@
+"""Spend import benchmark: ``finance.services.spend_import`` end to end versus PostgreSQL's
+own ``COPY`` of the same file into a bare table, in the same run.
+
+    DATABASE_URL=postgresql://.../scratch python -m bench spend_import --rows 1000000
+
+- The file is generated once per row count (seeded) under ``var/bench/``.
+- Each import runs in a child process, so its peak memory (max RSS from
+  ``resource.getrusage``) is the import's alone; the COPY baseline streams the same file
+  through psycopg's ``cursor.copy()`` into an unindexed table with typed columns.
+- Measured: COPY baseline; a first import (every row new: inserts, indexes, foreign
+  keys and the audit triggers); a re-import of the same file (every row unchanged).
+Target (issue 4): import <= 3 x COPY, peak memory < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 3.0
+TARGET_MB = 300
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
+    import django
+
+    django.setup()
+
+
+def _prepare(initiatives: int) -> str:
+    """A unit, the initiatives named in the file, and a finance user; returns the username."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from bench.generate import initiative_codes
+    from people.models import BusinessUnit
+    from people.roles import FINANCE, ensure_global_roles
+    from portfolio.models import Initiative
+
+    ensure_global_roles()
+    unit, _ = BusinessUnit.objects.get_or_create(
+        code="BENCH", defaults={"slug": "bench", "name": "Benchmark unit"}
+    )
+    existing = set(
+        Initiative.objects.filter(code__startswith="BENCH-").values_list("code", flat=True)
+    )
+    Initiative.objects.bulk_create(
+        [
+            Initiative(code=code, name=f"Benchmark {code}", business_unit=unit)
+            for code in initiative_codes(initiatives)
+            if code not in existing
+        ]
+    )
+    user, _ = get_user_model().objects.get_or_create(username="bench-finance")
+    user.groups.add(Group.objects.get(name=FINANCE))
+    return user.username
+
+
+def _copy_baseline(path: Path) -> float:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
+        cursor.execute(
+            """CREATE TABLE bench_bare_copy (date date, initiative text, kind text,
+               category text, amount numeric(14, 2), currency text, vendor text,
+               reference text)"""
+        )
+    start = time.perf_counter()
+    sql = "COPY bench_bare_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        path.open("rb") as fh,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        while chunk := fh.read(1 << 20):
+            copy.write(chunk)
+    elapsed = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_bare_copy")
+    return elapsed
+
+
+def _child(path: str, source: str, username: str) -> None:
+    """Runs in a fresh interpreter: one import, timing printed as JSON."""
+    _django()
+    from django.contrib.auth import get_user_model
+
+    from finance.services import spend_import
+
+    user = get_user_model().objects.get(username=username)
+    start = time.perf_counter()
+    result = spend_import(acting_user=user, file=path, source=source)
+    elapsed = time.perf_counter() - start
+    batch = result.batch
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "status": batch.status,
+                "created": batch.created_count,
+                "updated": batch.updated_count,
+                "unchanged": batch.unchanged_count,
+                "rejected": batch.rejected_count,
+                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "phases": {k: round(v, 2) for k, v in result.outcome.timings.items()},
+            }
+        )
+    )
+
+
+def _run_child(path: Path, source: str, username: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.spend_import", "--child", str(path), source, username],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"The import child failed ({proc.returncode}).")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench spend_import")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--initiatives", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=42)
+    args, _ = parser.parse_known_args(argv)
+    _django()
+    from django.conf import settings
+
+    from bench.generate import generate_spend_csv
+
+    path = Path(settings.VAR_DIR) / "bench" / f"spend_{args.rows}_{args.seed}.csv"
+    if not path.exists():
+        start = time.perf_counter()
+        generate_spend_csv(path, rows=args.rows, initiatives=args.initiatives, seed=args.seed)
+        print(f"generated {path} in {time.perf_counter() - start:.1f}s")
+    size_mb = path.stat().st_size / 1e6
+    username = _prepare(args.initiatives)
+    source = f"bench-{int(time.time())}"
+
+    copy_s = _copy_baseline(path)
+    first = _run_child(path, source, username)
+    again = _run_child(path, source, username)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    ratio = first["seconds"] / copy_s
+    print(f"rows: {args.rows:,} ({size_mb:.0f} MB CSV)")
+    print(f"bare COPY:          {copy_s:8.2f} s")
+    print(
+        f"import (all new):   {first['seconds']:8.2f} s  ratio {ratio:.2f}x  "
+        f"created {first['created']:,}  peak RSS {first['max_rss_mb']:.0f} MB  {first['phases']}"
+    )
+    print(
+        f"re-import (same):   {again['seconds']:8.2f} s  ratio {again['seconds'] / copy_s:.2f}x  "
+        f"unchanged {again['unchanged']:,}  peak RSS {again['max_rss_mb']:.0f} MB  {again['phases']}"
+    )
+    ok = ratio <= TARGET_RATIO and peak < TARGET_MB
+    print(
+        f"target: <= {TARGET_RATIO}x COPY and < {TARGET_MB} MB -> "
+        f"{'met' if ok else 'NOT met'} (peak child RSS {peak:.0f} MB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:5])
+    else:
+        sys.exit(main(sys.argv[1:]))

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import JSONField, Value
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -478,7 +479,7 @@ def _apply(
                 business_unit_id=p.unit_id,
                 source=m.source,
                 source_key=p.source_key,
-                source_data=p.source_data,
+                source_data=_json(p.source_data),
                 status=Initiative.Status.CLOSED
                 if stage in END_STAGES
                 else Initiative.Status.ACTIVE,
@@ -573,6 +574,14 @@ def _bulk_update(model, changed: list[tuple[int, dict[str, Any]]], fields: set[s
     )
 
 
+def _json(value: dict[str, Any]) -> Value:
+    """A JSON value as an expression. Django's PostgreSQL bulk insert otherwise sends each
+    column as one array parameter (UNNEST), and psycopg escapes every quote of every JSON
+    document in Python on the way: 4 of the 9 seconds of a first import of the federal
+    file. An expression in the row makes Django use plain VALUES."""
+    return Value(value, output_field=JSONField())
+
+
 def _bump(p: RowPlan) -> None:
     if p.outcome == "unchanged":
         p.outcome = "updated"
@@ -598,7 +607,7 @@ def _apply_risk(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]:
                     initiative_id=initiative_id,
                     business_unit_id=p.unit_id,
                     status=RiskAssessment.Status.CURRENT,
-                    **p.risk,
+                    **{**p.risk, "source_data": _json(p.risk["source_data"])},
                 )
             )
             _bump(p)
@@ -659,7 +668,7 @@ def _apply_attestations(plans: list[RowPlan], m: Mapping, now) -> dict[str, int]
                         initiative_id=p.initiative_id,
                         business_unit_id=p.unit_id,
                         control_id=cid,
-                        **spec,
+                        **{**spec, "source_data": _json(spec["source_data"])},
                     )
                 )
                 _bump(p)

@@ -1,5 +1,33 @@
-"""The REST API, versioned under /api/v1/. Each app registers its viewsets here."""
+"""The REST API: ``/api/v1/`` (versioned router), ``/api/schema/`` and ``/api/docs/``.
 
-from django.urls import path  # noqa: F401
+Each app's ``api/views.py`` registers its own viewsets through ``register(router)``. The
+modules are named by string so this project-level URL conf does not make the
+``portfolio`` app import ``finance`` or ``governance`` (the layering rule).
+"""
 
-urlpatterns: list = []
+from importlib import import_module
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from portfolio.api import schema  # noqa: F401  (registers the token auth scheme)
+
+API_MODULES = (
+    "people.api.views",
+    "portfolio.api.views",
+    "finance.api.views",
+    "governance.api.views",
+)
+
+router = DefaultRouter()
+for module in API_MODULES:
+    import_module(module).register(router)
+
+rollups = import_module("portfolio.api.rollups")
+
+urlpatterns = [
+    path("v1/", include((router.urls + rollups.urlpatterns, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,311 @@
+"""Governance records, model version promotion, access reviews and the audit log."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+
+from governance.api.serializers import (
+    AccessReviewDecisionSerializer,
+    AccessReviewItemSerializer,
+    AccessReviewSerializer,
+    AISystemSerializer,
+    AuditEventSerializer,
+    ControlAttestationSerializer,
+    FairnessAuditSerializer,
+    GateReviewRequestSerializer,
+    GateReviewSerializer,
+    IncidentReportSerializer,
+    IncidentSerializer,
+    ModelVersionListSerializer,
+    ModelVersionSerializer,
+    RiskAssessmentRecordSerializer,
+    RiskAssessmentSerializer,
+    StageDecisionSerializer,
+    StageTransitionSerializer,
+)
+from governance.models import (
+    AccessReview,
+    AccessReviewItem,
+    AISystem,
+    ControlAttestation,
+    FairnessAudit,
+    GateReview,
+    Incident,
+    ModelVersion,
+    RiskAssessment,
+)
+from governance.services import (
+    access_review_decide,
+    gate_decide,
+    gate_review_request,
+    incident_report,
+    model_version_promote,
+    risk_assessment_record,
+)
+from people.scoping import has_global, unit_ids_for
+from portfolio.api.base import (
+    Pagination,
+    ReadOnlyScopedViewSet,
+    ScopedViewSet,
+    ScopedViewSetMixin,
+)
+from portfolio.models import StageTransition
+
+
+class AISystemViewSet(ScopedViewSet):
+    queryset = AISystem.objects.all()
+    serializer_class = AISystemSerializer
+    filterset_fields = ["initiative", "business_unit", "owner"]
+    ordering_fields = ["name", "id", "updated_at"]
+
+
+class ModelVersionViewSet(ScopedViewSet):
+    """ML platforms register versions here; someone other than the creator promotes one
+    to production (the version in production before it is retired)."""
+
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer
+    list_serializer_class = ModelVersionListSerializer
+    filterset_fields = ["ai_system", "business_unit", "status", "version"]
+    ordering_fields = ["id", "version", "deployed_at", "updated_at"]
+
+    def base_queryset(self):
+        queryset = super().base_queryset()
+        if self.action != "list":
+            queryset = queryset.prefetch_related("datasets")
+        return queryset
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        version = model_version_promote(acting_user=request.user, model_version=self.get_object())
+        return self.render_one(self.get_queryset().get(pk=version.pk))
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=RiskAssessmentRecordSerializer, responses={201: RiskAssessmentSerializer}
+    )
+)
+class RiskAssessmentViewSet(ScopedViewSet):
+    """Assessments are a history: POST records a new current one (the earlier one is
+    superseded and the initiative takes the tier); they are not edited in place."""
+
+    queryset = RiskAssessment.objects.all()
+    serializer_class = RiskAssessmentSerializer
+    create_serializer_class = RiskAssessmentRecordSerializer
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer):
+        return risk_assessment_record(acting_user=self.request.user, **serializer.validated_data)
+
+    filterset_fields = {
+        "initiative": ["exact"],
+        "business_unit": ["exact"],
+        "eu_tier": ["exact"],
+        "status": ["exact"],
+        "next_review_due": ["lte", "gte"],
+    }
+    ordering_fields = ["assessed_on", "next_review_due", "id"]
+
+
+class ControlAttestationViewSet(ScopedViewSet):
+    queryset = ControlAttestation.objects.all()
+    serializer_class = ControlAttestationSerializer
+    filterset_fields = {
+        "initiative": ["exact"],
+        "business_unit": ["exact"],
+        "control": ["exact"],
+        "status": ["exact"],
+        "expires_on": ["lte", "gte"],
+    }
+    ordering_fields = ["expires_on", "id"]
+
+
+class FairnessAuditViewSet(ScopedViewSet):
+    queryset = FairnessAudit.objects.select_related("model_version__ai_system")
+    serializer_class = FairnessAuditSerializer
+    filterset_fields = ["initiative", "business_unit", "model_version", "result"]
+    ordering_fields = ["audited_on", "id"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=IncidentReportSerializer, responses={201: IncidentSerializer})
+)
+class IncidentViewSet(ScopedViewSet):
+    """POST reports an incident (a severe one on a production initiative reopens its risk
+    assessment and opens a gate review); its progress is recorded in the UI."""
+
+    queryset = Incident.objects.all()
+    serializer_class = IncidentSerializer
+    create_serializer_class = IncidentReportSerializer
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer):
+        return incident_report(acting_user=self.request.user, **serializer.validated_data)
+
+    filterset_fields = {
+        "initiative": ["exact"],
+        "business_unit": ["exact"],
+        "severity": ["exact"],
+        "status": ["exact"],
+        "detected_at": ["gte", "lte"],
+    }
+    ordering_fields = ["detected_at", "severity", "id"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=GateReviewRequestSerializer, responses={201: GateReviewSerializer})
+)
+class GateReviewViewSet(ScopedViewSet):
+    """A team asks to pass its next gate (POST); the decision is POST /stage-transitions/."""
+
+    queryset = GateReview.objects.all()
+    serializer_class = GateReviewSerializer
+    create_serializer_class = GateReviewRequestSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = ["initiative", "business_unit", "status", "target_stage"]
+    ordering_fields = ["requested_at", "id"]
+
+    def perform_create(self, serializer):
+        return gate_review_request(acting_user=self.request.user, **serializer.validated_data)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=StageDecisionSerializer, responses={201: StageTransitionSerializer}
+    )
+)
+class StageTransitionViewSet(ScopedViewSet):
+    """The gate decisions, append-only. POST decides the initiative's open gate review
+    (``governance.services.gate_decide``: criteria met or waived, separation of duties)
+    and moves the stage; request the review first with POST /gate-reviews/."""
+
+    queryset = StageTransition.objects.all()
+    serializer_class = StageTransitionSerializer
+    create_serializer_class = StageDecisionSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = ["initiative", "business_unit", "decision", "to_stage"]
+    ordering_fields = ["decided_at", "id"]
+
+    def can_write_any(self, user) -> bool:
+        return has_global(user, "portfolio.decide_gate") or bool(unit_ids_for(user, "manage"))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        initiative = data.pop("initiative")
+        review = GateReview.objects.filter(
+            initiative=initiative, status=GateReview.Status.OPEN
+        ).first()
+        if review is None:
+            raise ValidationError(
+                {"initiative": "This initiative has no open gate review; request one first."}
+            )
+        review = gate_decide(acting_user=self.request.user, review=review, **data)
+        return review.transition
+
+
+class AccessReviewViewSet(ReadOnlyScopedViewSet):
+    """Access review campaigns (opened in the UI); their items are decided below."""
+
+    queryset = AccessReview.objects.all()
+    serializer_class = AccessReviewSerializer
+    filterset_fields = ["business_unit", "status", "reviewer"]
+    ordering_fields = ["opened_on", "due_on", "id"]
+
+
+class AccessReviewItemViewSet(ReadOnlyScopedViewSet):
+    queryset = AccessReviewItem.objects.all()
+    serializer_class = AccessReviewItemSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = ["review", "business_unit", "user", "decision"]
+    ordering_fields = ["id"]
+
+    @extend_schema(
+        request=AccessReviewDecisionSerializer, responses={200: AccessReviewItemSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        item = self.get_object()
+        serializer = AccessReviewDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = access_review_decide(
+            acting_user=request.user, item=item, **serializer.validated_data
+        )
+        return self.render_one(self.get_queryset().get(pk=item.pk))
+
+
+def _events_model():
+    from pghistory.models import MiddlewareEvents
+
+    return MiddlewareEvents
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("model", OpenApiTypes.STR, description="e.g. governance.ModelVersion"),
+        OpenApiParameter("object_id", OpenApiTypes.STR),
+        OpenApiParameter("user", OpenApiTypes.INT, description="The acting user's id"),
+    ]
+)
+class AuditEventViewSet(ScopedViewSetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The append-only audit trail, newest first. PMO, auditors and superusers read all of
+    it; anyone else reads the events of the units they may see."""
+
+    serializer_class = AuditEventSerializer
+    pagination_class = Pagination
+    filter_backends: list = []
+    http_method_names = ["get", "head", "options"]
+
+    def get_queryset(self):
+        user = self.request.user
+        queryset = _events_model().objects.all()
+        model = self.request.query_params.get("model")
+        if model:
+            try:
+                queryset = queryset.across(model)
+            except (LookupError, ValueError, TypeError) as exc:
+                raise NotFound(f"No audited model {model!r}.") from exc
+        if not self._reads_everything(user):
+            ids = sorted(unit_ids_for(user, "view"))
+            queryset = queryset.filter(
+                Q(pgh_data__business_unit_id__in=ids)
+                | Q(pgh_obj_model="people.BusinessUnit", pgh_obj_id__in=[str(i) for i in ids])
+            )
+        object_id = self.request.query_params.get("object_id")
+        if object_id:
+            queryset = queryset.filter(pgh_obj_id=object_id)
+        user_id = self.request.query_params.get("user")
+        if user_id and user_id.isdigit() and len(user_id) < 12:
+            queryset = queryset.filter(user_id=int(user_id))
+        return queryset.order_by("-pgh_created_at", "-pgh_id")
+
+    @staticmethod
+    def _reads_everything(user) -> bool:
+        try:
+            from governance.selectors import can_read_audit_log
+        except ImportError:
+            return has_global(user, "pghistory.view_events")
+        return can_read_audit_log(user)
+
+    def can_write_any(self, user) -> bool:
+        return False
+
+
+def register(router) -> None:
+    router.register("ai-systems", AISystemViewSet, basename="aisystem")
+    router.register("model-versions", ModelVersionViewSet, basename="modelversion")
+    router.register("risk-assessments", RiskAssessmentViewSet, basename="riskassessment")
+    router.register("attestations", ControlAttestationViewSet, basename="attestation")
+    router.register("fairness-audits", FairnessAuditViewSet, basename="fairnessaudit")
+    router.register("incidents", IncidentViewSet, basename="incident")
+    router.register("gate-reviews", GateReviewViewSet, basename="gatereview")
+    router.register("stage-transitions", StageTransitionViewSet, basename="stagetransition")
+    router.register("access-reviews", AccessReviewViewSet, basename="accessreview")
+    router.register("access-review-items", AccessReviewItemViewSet, basename="accessreviewitem")
+    router.register("audit-events", AuditEventViewSet, basename="auditevent")

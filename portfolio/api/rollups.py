@@ -1,0 +1,3 @@
+"""Dashboard numbers over the API. Placeholder until selectors land."""
+
+urlpatterns: list = []

@@ -103,3 +103,15 @@ def test_a_mapping_without_a_name_column_is_refused(db):
 def test_invalid_toml_is_reported_as_such(db):
     with pytest.raises(MappingError, match="not valid TOML"):
         load_mapping(text="name = ", filename="x.toml")
+
+
+def test_the_documented_example_mapping_loads(db):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    path = Path(settings.BASE_DIR) / "mappings" / "example.toml"
+    mapping = load_mapping(text=path.read_text(), filename=path.name)
+    assert mapping.fields["stage"].values["Business as usual"] == "institutional"
+    assert mapping.controls[0].code == "ACME-DPIA"
+    assert mapping.data_fields["owner_email"].column == "Owner"

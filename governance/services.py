@@ -642,14 +642,17 @@ def access_review_open(
     """Open a campaign listing every membership of the unit and its child units. The
     reviewer must lead the unit or hold a global role that may change access reviews;
     they cannot decide their own membership (someone else decides that item)."""
+    # The unit's named lead (BusinessUnit.lead) counts as its lead here too.
     if not (
         has_global(acting_user, "governance.add_accessreview")
         or business_unit.pk in unit_ids_for(acting_user, "manage")
+        or business_unit.lead_id == acting_user.pk
     ):
         raise PermissionDenied("Only the unit's lead or PMO staff can open its access review.")
     if not (
         has_global(reviewer, "governance.change_accessreview")
         or business_unit.pk in unit_ids_for(reviewer, "manage")
+        or business_unit.lead_id == reviewer.pk
     ):
         raise ValidationError({"reviewer": f"{reviewer} does not lead this unit or review access."})
     today = timezone.localdate()

@@ -368,3 +368,20 @@ def test_lead_b_cannot_pick_unit_a_initiatives_in_forms(client, initiative_a, in
     )
     assert response.status_code == 200
     assert "initiative" in response.context["form"].errors
+
+
+def test_audit_log_query_count_is_the_same_for_5_and_50_changes(client, auditor, initiative_a):
+    client.force_login(auditor)
+    url = reverse("governance:audit_log")
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    for _ in range(5):
+        f.IncidentFactory(initiative=initiative_a)
+    five = count()
+    for _ in range(45):
+        f.RiskAssessmentFactory(initiative=initiative_a)
+    assert count() == five

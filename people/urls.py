@@ -1,6 +1,6 @@
 from django.urls import path
 
-from people import job_runs_views, job_views, notification_views
+from people import job_runs_views, job_views, notification_views, token_views, views
 
 app_name = "people"
 
@@ -14,5 +14,11 @@ urlpatterns = [
     path("inbox/<int:pk>/read/", notification_views.inbox_mark_read, name="inbox_mark_read"),
     path("inbox/<int:pk>/open/", notification_views.inbox_open, name="inbox_open"),
     path("job-runs/", job_runs_views.job_runs, name="job_runs"),
+    path("coes/", views.coe_list, name="coe_list"),
+    path("coes/<int:pk>/", views.coe_detail, name="coe_detail"),
+    path("training/", views.training_list, name="training_list"),
+    path("training/<int:pk>/", views.training_detail, name="training_detail"),
     path("job-runs/<int:pk>/run/", job_runs_views.job_run_now, name="job_run_now"),
+    path("tokens/", token_views.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),
 ]

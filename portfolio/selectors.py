@@ -344,3 +344,54 @@ __all__ = [
     "stale_kpis",
     "stalled_pilots",
 ]
+
+
+# --- Business units with their portfolio summary ---------------------------------------
+
+
+def units_with_summary(user) -> QuerySet:
+    """Visible units, each with its own initiatives counted by stage group (one query)."""
+    from people.models import BusinessUnit
+
+    active = Q(initiatives__stage__in=ACTIVE_STAGES)
+    return (
+        BusinessUnit.objects.visible_to(user)
+        .select_related("lead")
+        .annotate(
+            n_total=Count("initiatives"),
+            n_active=Count("initiatives", filter=active),
+            n_poc=Count("initiatives", filter=Q(initiatives__stage=Stage.PROOF_OF_CONCEPT)),
+            n_production=Count(
+                "initiatives", filter=active & ~Q(initiatives__stage=Stage.PROOF_OF_CONCEPT)
+            ),
+            n_ended=Count(
+                "initiatives", filter=Q(initiatives__stage__in=[Stage.RETIRED, Stage.KILLED])
+            ),
+            n_high_risk=Count(
+                "initiatives", filter=active & Q(initiatives__risk_tier__in=HIGH_RISK_TIERS)
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def unit_tree(units) -> list[dict]:
+    """Nest an already-fetched list of units under their parents (roots: units whose
+    parent is not in the list). Pure structure, no queries."""
+    by_parent: dict[int | None, list] = {}
+    ids = {u.pk for u in units}
+    for unit in units:
+        parent = unit.parent_id if unit.parent_id in ids else None
+        by_parent.setdefault(parent, []).append(unit)
+
+    def build(parent_id):
+        return [{"unit": u, "children": build(u.pk)} for u in by_parent.get(parent_id, [])]
+
+    return build(None)
+
+
+def unit_descendant_ids(unit_id: int):
+    """The unit and every unit below it, as a subquery (recursive CTE)."""
+    from portfolio.filters import _descendant_ids
+
+    return _descendant_ids(unit_id)

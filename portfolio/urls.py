@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portfolio import views
-from portfolio.views import initiatives
+from portfolio.views import initiatives, units
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +22,9 @@ urlpatterns = [
         initiatives.measurement_create,
         name="measurement_create",
     ),
+    # Business units show initiatives and money, so their views live in portfolio.
+    path("people/units/", units.unit_list, name="unit_list"),
+    path("people/units/<int:pk>/", units.unit_detail, name="unit_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("people/", include("people.urls")),

@@ -1,0 +1,80 @@
+"""Business units: the tree with each unit's portfolio summary, and one unit's page.
+
+These live in portfolio (not people) because they show initiatives and money, and
+people imports nothing from the apps above it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+
+from people.models import BusinessUnit, UnitMembership
+from portfolio import selectors
+from portfolio.choices import ACTIVE_STAGES
+
+
+@login_required
+def unit_list(request):
+    from finance.selectors import unit_value
+
+    user = request.user
+    units = list(selectors.units_with_summary(user))
+    values = {v.key_id: v for v in unit_value(user=user)}
+    for unit in units:
+        unit.value_row = values.get(unit.pk)
+    return render(
+        request,
+        "portfolio/unit_list.html",
+        {
+            "tree": selectors.unit_tree(units),
+            "unit_count": len(units),
+            "reporting_currency": settings.REPORTING_CURRENCY,
+        },
+    )
+
+
+@login_required
+def unit_detail(request, pk: int):
+    from finance.selectors import budget_totals, unit_value
+
+    user = request.user
+    unit = get_object_or_404(
+        BusinessUnit.objects.visible_to(user).select_related("parent", "lead"), pk=pk
+    )
+    subtree = selectors.unit_descendant_ids(unit.pk)
+    funnel = selectors.stage_funnel(user, unit_ids=subtree)
+    children = list(selectors.units_with_summary(user).filter(parent_id=unit.pk))
+    values = {v.key_id: v for v in unit_value(user=user, unit=unit)}
+    for child in children:
+        child.value_row = values.get(child.pk)
+    initiatives = (
+        selectors.initiatives_for_list(user)
+        .filter(business_unit_id__in=subtree, stage__in=ACTIVE_STAGES)
+        .order_by("stage_rank", "code")
+    )
+    members = (
+        UnitMembership.objects.visible_to(user)
+        .filter(business_unit=unit)
+        .select_related("user")
+        .order_by("role", "user__last_name", "user__username")
+    )
+    return render(
+        request,
+        "portfolio/unit_detail.html",
+        {
+            "unit": unit,
+            "funnel": funnel,
+            "funnel_chart": {
+                "labels": [r["label"] for r in funnel],
+                "counts": [r["count"] for r in funnel],
+            },
+            "children": children,
+            "own_value": values.get(unit.pk),
+            "totals": budget_totals(user=user, unit=unit),
+            "initiatives": initiatives[:25],
+            "initiative_count": initiatives.count(),
+            "members": members[:50],
+            "reporting_currency": settings.REPORTING_CURRENCY,
+        },
+    )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import JSONField, Value
 from django.utils import timezone
 from django.utils.text import slugify
@@ -450,6 +450,12 @@ def _apply(
     plans: list[RowPlan], m: Mapping, filename: str, progress: Progress | None, total: int
 ) -> dict[str, int]:
     now = timezone.now()
+    # Imports of one source run one at a time (two uploads of the same inventory would
+    # otherwise both see a key as new); the lock ends with the transaction.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int(_digest("inventory", m.source), 16) >> 1]
+        )
     units_created = _ensure_units(plans)
     if progress:
         progress(total // 2, total, "Units ready")
@@ -542,11 +548,18 @@ def _apply(
     if progress:
         progress(total * 3 // 4, total, "Initiatives written")
 
+    # Initiatives of this source the file no longer lists: reported, never deleted.
+    absent = (
+        Initiative.objects.filter(source=m.source).exclude(source_key__in=keys).count()
+        if plans
+        else 0
+    )
     ra_counts = _apply_risk(plans, m, now)
     at_counts = _apply_attestations(plans, m, now)
     return {
         "units_created": units_created,
         "stage_transitions": len(transitions),
+        "not_in_file": absent,
         **ra_counts,
         **at_counts,
     }

@@ -55,9 +55,15 @@ def test_a_mapping_file_is_used_for_another_layout():
     assert Initiative.objects.filter(source="acme-ai-register").count() == 4
 
 
-def test_seed_federal_loads_once(tmp_path):
+def test_seed_federal_loads_once_with_a_demo_lead_who_sees_only_their_agency(settings):
+    settings.DEBUG = True
     out = cmd("seed_federal", "--path", SMALL)
     assert "created: 6" in out
+    from django.contrib.auth import get_user_model
+
+    lead = get_user_model().objects.get(username="lead-doj")
+    names = set(Initiative.objects.visible_to(lead).values_list("name", flat=True))
+    assert names == {"Case triage", "Document summariser"}
     assert "already loaded" in cmd("seed_federal", "--path", SMALL, "--if-empty")
     assert Initiative.objects.count() == 6
 

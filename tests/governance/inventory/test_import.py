@@ -293,3 +293,12 @@ def test_another_format_imports_through_a_mapping_file_not_code(unit_a):
         "Phase": {"Unknown phase": 1},
         "Sourcing": {"Outsourced": 1},
     }
+
+
+def test_initiatives_missing_from_a_newer_file_are_reported_and_kept(omb):
+    run(omb)
+    data = small_bytes().decode("utf-8-sig")
+    shorter = "\r\n".join(line for line in data.split("\r\n") if "DOI-0017" not in line)
+    report = run(omb, data=shorter.encode("utf-8"))
+    assert report["not_in_file"] == 1
+    assert by_name("Wildfire detection").stage == "unknown"

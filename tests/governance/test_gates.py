@@ -253,3 +253,30 @@ def test_withdraw_a_request(standards, initiative_a, member_a):
     review.refresh_from_db()
     assert review.status == "withdrawn"
     gate_review_request(acting_user=member_a, initiative=initiative_a)
+
+
+def test_seed_gate_reviews_requests_as_the_owner_and_tops_up_only(
+    standards, initiative_a, initiative_b, owner_a, lead_b
+):
+    from django.core.management import call_command
+
+    f.AssignmentFactory(
+        initiative=initiative_a, role=Assignment.Role.REQUIREMENTS_OWNER, user=owner_a
+    )
+    call_command("seed_gate_reviews", limit=1, verbosity=0)
+    review = GateReview.objects.get()
+    assert review.initiative == initiative_a and review.requested_by == owner_a
+    call_command("seed_gate_reviews", limit=1, verbosity=0)
+    assert GateReview.objects.count() == 1
+    call_command("seed_gate_reviews", limit=2, verbosity=0)
+    assert GateReview.objects.get(initiative=initiative_b).requested_by == lead_b
+
+
+def test_refresh_task_updates_open_checklists(standards, initiative_a, member_a):
+    from governance.tasks import refresh_gate_checklists_task
+
+    review = gate_review_request(acting_user=member_a, initiative=initiative_a)
+    assert not review.criteria.get(code="POC-MEAS-1").met
+    f.KPIFactory(initiative=initiative_a, kind="business", baseline_value=Decimal("1"))
+    assert refresh_gate_checklists_task.apply(args=[[review.pk]]).get() == 1
+    assert review.criteria.get(code="POC-MEAS-1").met

@@ -385,3 +385,48 @@ def test_audit_log_query_count_is_the_same_for_5_and_50_changes(client, auditor,
     for _ in range(45):
         f.RiskAssessmentFactory(initiative=initiative_a)
     assert count() == five
+
+
+def test_promote_page_refuses_without_controls_then_promotes(
+    client, standards, initiative_a, lead_a, member_a
+):
+    from governance.models import Control
+
+    initiative_a.risk_tier = "high"
+    initiative_a.save()
+    mv = f.ModelVersionFactory(
+        ai_system=f.AISystemFactory(initiative=initiative_a), created_by=member_a
+    )
+    client.force_login(lead_a)
+    detail = client.get(reverse("governance:model_version_detail", args=[mv.pk]))
+    assert detail.context["can_promote"] and detail.context["missing_controls"]
+    client.post(reverse("governance:model_version_promote", args=[mv.pk]))
+    mv.refresh_from_db()
+    assert mv.status == "development"
+    for control in Control.objects.filter(applies_to_tiers__contains=["high"]):
+        f.ControlAttestationFactory(initiative=initiative_a, control=control)
+    client.post(reverse("governance:model_version_promote", args=[mv.pk]))
+    mv.refresh_from_db()
+    assert mv.status == "production" and mv.approved_by == lead_a
+
+
+def test_severe_incident_reported_through_the_page_asks_for_a_gate_decision(
+    client, initiative_a, member_a
+):
+    initiative_a.stage = "initial_production"
+    initiative_a.save()
+    client.force_login(member_a)
+    response = client.post(
+        reverse("governance:incident_create"),
+        {
+            "initiative": initiative_a.pk,
+            "title": "Wrong denials",
+            "severity": "critical",
+            "escalation_level": 2,
+        },
+    )
+    assert response.status_code == 302
+    review = GateReview.objects.get(initiative=initiative_a)
+    assert review.reason == "incident"
+    page = client.get(reverse("governance:gate_review_detail", args=[review.pk]))
+    assert page.status_code == 200

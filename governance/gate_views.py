@@ -268,3 +268,21 @@ def gate_decide(request, pk: int):
             messages.success(request, "Decision recorded.")
             return redirect("governance:gate_review_detail", pk=review.pk)
     return _review_page(request, review, decision_form=form, status=400)
+
+
+@login_required
+@require_POST
+def gate_stall_review(request, initiative_pk: int):
+    """Ask for a decision on a stalled initiative (PMO, CoE, the unit's lead)."""
+    initiative = _initiative(request, initiative_pk)
+    if not can_decide_gate(request.user, initiative):
+        raise PermissionDenied("Only PMO, a CoE or the unit's lead asks for a stall decision.")
+    try:
+        review = services.gate_review_open_for_stall(
+            acting_user=request.user, initiative=initiative
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("governance:stalled_list")
+    messages.success(request, "Decision requested; someone other than you decides it.")
+    return redirect("governance:gate_review_detail", pk=review.pk)

@@ -411,6 +411,41 @@ def gate_decide(
 
 
 @transaction.atomic
+def gate_review_open_for_stall(
+    *, acting_user, initiative: Initiative, now: datetime | None = None
+) -> GateReview:
+    """PMO, a CoE or the unit's lead asks for a decision on a stalled initiative: a gate
+    review into its next stage (or its current one, if it has no next), which someone
+    other than the person asking then decides (advance, hold, pivot, kill, retire)."""
+    from governance.selectors import stalled_initiatives
+
+    initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
+    if not Initiative.objects.visible_to(acting_user).filter(pk=initiative.pk).exists():
+        raise Initiative.DoesNotExist("No such initiative.")
+    if not can_decide_gate(acting_user, initiative):
+        raise PermissionDenied("Only PMO, a CoE or the unit's lead asks for a stall decision.")
+    if not stalled_initiatives(acting_user, now=now).filter(pk=initiative.pk).exists():
+        raise ValidationError("This initiative is not stalled.")
+    if GateReview.objects.filter(initiative=initiative, status=GateReview.Status.OPEN).exists():
+        raise ValidationError("This initiative already has a gate review awaiting a decision.")
+    order = STAGE_ORDER.get(initiative.stage)
+    target = ACTIVE_STAGES[order + 1] if order + 1 < len(ACTIVE_STAGES) else initiative.stage
+    with acting_as(acting_user):
+        review = GateReview.objects.create(
+            initiative=initiative,
+            business_unit_id=initiative.business_unit_id,
+            reason=GateReview.Reason.STALLED,
+            from_stage=initiative.stage,
+            target_stage=target,
+            requested_by=acting_user,
+            requested_at=timezone.now(),
+            request_note="Stalled: decide to advance, hold, pivot, kill or retire.",
+        )
+        _write_snapshot(review)
+    return review
+
+
+@transaction.atomic
 def gate_review_withdraw(*, acting_user, review: GateReview) -> GateReview:
     """The team withdraws its own request (only a requested review, not one opened by an
     incident, which needs a decision)."""

@@ -15,6 +15,11 @@ urlpatterns: list = [
     path("gates/<int:pk>/withdraw/", gate_views.gate_withdraw, name="gate_withdraw"),
     path("gates/<int:pk>/decide/", gate_views.gate_decide, name="gate_decide"),
     path("stalled/", views.stalled_list, name="stalled_list"),
+    path(
+        "stalled/<int:initiative_pk>/review/",
+        gate_views.gate_stall_review,
+        name="gate_stall_review",
+    ),
     path("standards/", views.standard_list, name="standard_list"),
     # Registers
     path("systems/", views.ai_system_list, name="ai_system_list"),

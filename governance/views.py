@@ -149,6 +149,20 @@ def stalled_list(request):
         "activity": "last_activity",
     }
     page_obj = paginate(request, sort_queryset(qs, request, sorts, default="entered"))
+    # Who may ask for a decision: global gate deciders, or leads of the row's unit.
+    from people.scoping import has_global, unit_ids_for
+
+    user = request.user
+    global_decider = has_global(user, "portfolio.decide_gate")
+    managed = unit_ids_for(user, "manage")
+    open_ids = set(
+        GateReview.objects.filter(
+            status="open", initiative_id__in=[i.pk for i in page_obj.object_list]
+        ).values_list("initiative_id", flat=True)
+    )
+    for i in page_obj.object_list:
+        i.can_ask = (global_decider or i.business_unit_id in managed) and i.pk not in open_ids
+        i.has_open_review = i.pk in open_ids
     return render(request, "governance/stalled_list.html", {"page_obj": page_obj})
 
 

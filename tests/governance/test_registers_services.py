@@ -259,3 +259,24 @@ def test_which_version_was_in_production_on_a_date_comes_from_history(
     assert production_version_on(ai_system=system, when=START + dt.timedelta(days=25)) == v2
     v1.refresh_from_db()
     assert v1.status == ModelVersion.Status.RETIRED
+
+
+def test_pmo_asks_for_a_decision_on_a_stalled_initiative_and_someone_else_decides(
+    standards, unit_a, pmo, coe, lead_a, member_a
+):
+    from governance.services import gate_review_open_for_stall
+
+    ini = _initiative_entered(unit_a, START)
+    fresh = f.InitiativeFactory(business_unit=unit_a)
+    with pytest.raises(ValidationError, match="not stalled"):
+        gate_review_open_for_stall(acting_user=pmo, initiative=fresh)
+    with pytest.raises(PermissionDenied):
+        gate_review_open_for_stall(acting_user=member_a, initiative=ini)
+    review = gate_review_open_for_stall(acting_user=pmo, initiative=ini)
+    assert review.reason == "stalled" and review.criteria.exists()
+    with pytest.raises(SeparationOfDutiesError):
+        gate_decide(acting_user=pmo, review=review, decision="kill", rationale="Dead.")
+    gate_decide(acting_user=lead_a, review=review, decision="kill", rationale="No sponsor left.")
+    ini.refresh_from_db()
+    assert ini.stage == "killed"
+    assert not stalled_initiatives(pmo).filter(pk=ini.pk).exists()

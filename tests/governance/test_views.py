@@ -430,3 +430,36 @@ def test_severe_incident_reported_through_the_page_asks_for_a_gate_decision(
     assert review.reason == "incident"
     page = client.get(reverse("governance:gate_review_detail", args=[review.pk]))
     assert page.status_code == 200
+
+
+def test_stalled_page_is_scoped_has_flat_queries_and_asks_for_decisions(
+    client, unit_a, unit_b, lead_a, lead_b
+):
+    old = timezone.now() - dt.timedelta(days=400)
+
+    def stalled(unit, n):
+        return [
+            f.InitiativeFactory(business_unit=unit, stage_entered_at=old, last_activity_at=old)
+            for _ in range(n)
+        ]
+
+    mine = stalled(unit_a, 5)
+    theirs = stalled(unit_b, 1)
+    client.force_login(lead_a)
+    url = reverse("governance:stalled_list")
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    rows = list(response.context["page_obj"].object_list)
+    assert set(rows) == set(mine) and theirs[0] not in rows and all(r.can_ask for r in rows)
+    five = len(ctx.captured_queries)
+    stalled(unit_a, 45)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    assert len(ctx.captured_queries) == five
+    response = client.post(reverse("governance:gate_stall_review", args=[mine[0].pk]))
+    assert response.status_code == 302
+    assert GateReview.objects.get(initiative=mine[0]).reason == "stalled"
+    client.force_login(lead_b)
+    assert (
+        client.post(reverse("governance:gate_stall_review", args=[mine[1].pk])).status_code == 404
+    )

@@ -3,6 +3,8 @@ with its checklist, evidence, waivers and decision."""
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -99,8 +101,32 @@ def gate(request, initiative_pk: int):
             "can_request": can_request,
             "form": forms.GateRequestForm(),
             "past_reviews": past,
+            "fix_links": _fix_links(initiative) if can_request else {},
         },
     )
+
+
+def _fix_links(initiative) -> dict[str, str]:
+    """Where the team records what an unmet automatic criterion is missing."""
+    from django.urls import NoReverseMatch, reverse
+
+    q = f"?initiative={initiative.pk}"
+    links = {
+        "risk_assessment_current": reverse("governance:risk_assessment_create") + q,
+        "controls_attested": reverse("governance:attestation_create") + q,
+        "fairness_audit_passed": reverse("governance:fairness_audit_create") + q,
+        "explainability_with_appeal": reverse("governance:explainability_create") + q,
+        "model_version_staged": reverse("governance:ai_system_list"),
+        "automated_retraining": reverse("governance:model_version_list"),
+        "objective_linked": reverse("initiative_edit", args=[initiative.pk]),
+        "business_kpi_baseline": reverse("admin:portfolio_kpi_add") + q,
+        "named_operator": reverse("admin:portfolio_assignment_add") + q,
+        "requirements_owner": reverse("admin:portfolio_assignment_add") + q,
+        "accountable_executive": reverse("admin:portfolio_assignment_add") + q,
+    }
+    with contextlib.suppress(NoReverseMatch):  # finance pages may not be installed
+        links["approved_operational_budget"] = reverse("finance:budget_request") + q
+    return links
 
 
 def _review(request, pk) -> GateReview:
@@ -164,6 +190,7 @@ def _review_page(request, review, *, decision_form=None, status=200):
             "decider_problem": problem,
             "decision_form": decision_form if is_open and not problem else None,
             "spend_totals": spend,
+            "fix_links": _fix_links(review.initiative) if is_open and can_edit else {},
             "history": selectors.object_history(review),
         },
         status=status,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from people import job_runs_views, job_views, notification_views, views
+from people import job_runs_views, job_views, notification_views, token_views, views
 
 app_name = "people"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("training/", views.training_list, name="training_list"),
     path("training/<int:pk>/", views.training_detail, name="training_detail"),
     path("job-runs/<int:pk>/run/", job_runs_views.job_run_now, name="job_run_now"),
+    path("tokens/", token_views.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),
 ]

@@ -6,6 +6,7 @@ from governance.models import (
     AccessReview,
     AccessReviewItem,
     AISystem,
+    Control,
     ControlAttestation,
     Dataset,
     FairnessAudit,
@@ -135,6 +136,23 @@ class RiskAssessmentSerializer(ScopedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["business_unit", "updated_at"]
+
+
+class ControlSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Control
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "standard",
+            "applies_to_tiers",
+            "applies_from_stage",
+            "validity_days",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
 
 class ControlAttestationSerializer(ScopedModelSerializer):

@@ -16,6 +16,7 @@ from governance.api.serializers import (
     AISystemSerializer,
     AuditEventSerializer,
     ControlAttestationSerializer,
+    ControlSerializer,
     FairnessAuditSerializer,
     GateReviewRequestSerializer,
     GateReviewSerializer,
@@ -32,6 +33,7 @@ from governance.models import (
     AccessReview,
     AccessReviewItem,
     AISystem,
+    Control,
     ControlAttestation,
     FairnessAudit,
     GateReview,
@@ -240,6 +242,18 @@ class AccessReviewItemViewSet(ReadOnlyScopedViewSet):
         return self.render_one(self.get_queryset().get(pk=item.pk))
 
 
+class ControlViewSet(ReadOnlyScopedViewSet):
+    """The controls initiatives attest (organisation-wide, owned by PMO and CoEs)."""
+
+    queryset = Control.objects.all()
+    serializer_class = ControlSerializer
+    filterset_fields = ["code", "applies_from_stage"]
+    ordering_fields = ["code", "id"]
+
+    def get_queryset(self):
+        return self.base_queryset()
+
+
 def _events_model():
     from pghistory.models import MiddlewareEvents
 
@@ -308,4 +322,5 @@ def register(router) -> None:
     router.register("stage-transitions", StageTransitionViewSet, basename="stagetransition")
     router.register("access-reviews", AccessReviewViewSet, basename="accessreview")
     router.register("access-review-items", AccessReviewItemViewSet, basename="accessreviewitem")
+    router.register("controls", ControlViewSet, basename="control")
     router.register("audit-events", AuditEventViewSet, basename="auditevent")

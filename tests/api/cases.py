@@ -15,6 +15,7 @@ from governance.models import (
     AccessReview,
     AccessReviewItem,
     AISystem,
+    Control,
     ControlAttestation,
     FairnessAudit,
     GateReview,
@@ -346,6 +347,7 @@ CASES: list[Case] = [
             "initiative",
         ),
     ),
+    Case("control", Control, lambda u: f.ControlFactory(), scoped=False, writer=None),
     # The audit trail is not a model with visible_to: its own tests cover it
     # (test_audit_events_*), the table only records that it was considered.
     Case("auditevent", None, None, writer=None),

@@ -393,3 +393,13 @@ class IncidentReportSerializer(serializers.Serializer):
     escalation_level = serializers.IntegerField(min_value=1, max_value=10, default=1)
     escalation_path = serializers.CharField(required=False, allow_blank=True, default="")
     review_due = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class IncidentProgressSerializer(serializers.Serializer):
+    """Move an incident on; every change is appended to its timeline."""
+
+    status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
+    severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
+    escalation_level = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    review_summary = serializers.CharField(required=False, allow_blank=True)

@@ -20,6 +20,7 @@ from governance.api.serializers import (
     FairnessAuditSerializer,
     GateReviewRequestSerializer,
     GateReviewSerializer,
+    IncidentProgressSerializer,
     IncidentReportSerializer,
     IncidentSerializer,
     ModelVersionListSerializer,
@@ -46,6 +47,7 @@ from governance.services import (
     gate_decide,
     gate_review_request,
     incident_report,
+    incident_update,
     model_version_promote,
     risk_assessment_record,
 )
@@ -150,6 +152,17 @@ class IncidentViewSet(ScopedViewSet):
 
     def perform_create(self, serializer):
         return incident_report(acting_user=self.request.user, **serializer.validated_data)
+
+    @extend_schema(request=IncidentProgressSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def progress(self, request, pk=None):
+        incident = self.get_object()
+        serializer = IncidentProgressSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = incident_update(
+            acting_user=request.user, incident=incident, **serializer.validated_data
+        )
+        return self.render_one(self.get_queryset().get(pk=incident.pk))
 
     filterset_fields = {
         "initiative": ["exact"],

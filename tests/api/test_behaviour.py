@@ -280,3 +280,32 @@ def test_incident_reported_through_the_service_records_the_reporter(lead_a, init
     assert response.status_code == 201, response.json()
     assert response.json()["reported_by"] == lead_a.pk
     assert response.json()["timeline"]
+
+
+def test_access_review_item_decided_by_the_reviewer_not_by_the_person_reviewed(
+    lead_a, member_a, unit_a, api
+):
+    from people.models import UnitMembership
+
+    review = f.AccessReviewFactory(business_unit=unit_a, reviewer=lead_a)
+    membership = UnitMembership.objects.get(user=member_a, business_unit=unit_a)
+    item = f.AccessReviewItemFactory(review=review, user=member_a, membership=membership)
+    url = reverse("v1:accessreviewitem-decide", args=[item.pk])
+    bad = api(lead_a).post(url, {"decision": "maybe"}, format="json")
+    assert bad.status_code == 400 and "decision" in bad.json()["fields"]
+    done = api(lead_a).post(url, {"decision": "keep", "note": "Still needed."}, format="json")
+    assert done.status_code == 200, done.json()
+    assert done.json()["decision"] == "keep"
+
+
+def test_incident_progress_appends_to_the_timeline(lead_a, initiative_a, api):
+    incident = f.IncidentFactory(initiative=initiative_a, timeline=[])
+    response = api(lead_a).post(
+        reverse("v1:incident-progress", args=[incident.pk]),
+        {"status": "investigating", "note": "Looking at drift."},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "investigating"
+    events = [entry["event"] for entry in response.json()["timeline"]]
+    assert "Looking at drift." in events and len(events) >= 1

@@ -16,26 +16,17 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from people.api.errors import Conflict, PreconditionFailed
 from people.errors import SeparationOfDutiesError
 
+__all__ = ["Conflict", "PreconditionFailed", "api_exception_handler"]
+
 NON_FIELD = "non_field_errors"
-
-
-class PreconditionFailed(exceptions.APIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = "The record changed since you read it; fetch it again and retry."
-    default_code = "precondition_failed"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The change conflicts with existing data."
-    default_code = "conflict"
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

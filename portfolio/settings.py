@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portfolio.api_errors.api_exception_handler",
-    # Writes per token (portfolio.api.base.WriteRateThrottle); reads are not limited.
+    # Writes per token (people.api.base.WriteRateThrottle); reads are not limited.
     "DEFAULT_THROTTLE_RATES": {"api_write": env("API_WRITE_RATE", "600/min")},
 }
 SPECTACULAR_SETTINGS = {

@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from finance.models import Budget, CostCategory, CostKind, SpendEntry
-from portfolio.api.base import ScopedPrimaryKeyRelatedField
+from people.api.base import ScopedPrimaryKeyRelatedField
 from portfolio.models import Initiative
 
 

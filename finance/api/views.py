@@ -20,8 +20,8 @@ from finance.api.serializers import (
 )
 from finance.models import Budget, SpendEntry
 from finance.services import budget_approve, budget_reject, budget_request
+from people.api.base import ReadOnlyScopedViewSet, ScopedViewSet
 from people.scoping import has_global, unit_ids_for
-from portfolio.api.base import ReadOnlyScopedViewSet, ScopedViewSet
 
 
 @extend_schema_view(

@@ -15,7 +15,7 @@ from governance.models import (
     ModelVersion,
     RiskAssessment,
 )
-from portfolio.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
+from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 

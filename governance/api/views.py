@@ -51,13 +51,13 @@ from governance.services import (
     model_version_promote,
     risk_assessment_record,
 )
-from people.scoping import has_global, unit_ids_for
-from portfolio.api.base import (
+from people.api.base import (
     Pagination,
     ReadOnlyScopedViewSet,
     ScopedViewSet,
     ScopedViewSetMixin,
 )
+from people.scoping import has_global, unit_ids_for
 from portfolio.models import StageTransition
 
 

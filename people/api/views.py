@@ -3,13 +3,13 @@ changes go through access management (reviews), never through plain CRUD."""
 
 from __future__ import annotations
 
+from people.api.base import ReadOnlyScopedViewSet
 from people.api.serializers import (
     BusinessUnitSerializer,
     CenterOfExcellenceSerializer,
     UnitMembershipSerializer,
 )
 from people.models import BusinessUnit, CenterOfExcellence, UnitMembership
-from portfolio.api.base import ReadOnlyScopedViewSet
 
 
 class BusinessUnitViewSet(ReadOnlyScopedViewSet):

@@ -12,8 +12,8 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from people.api.base import TokenReadOnlyPermission
 from people.models import BusinessUnit
-from portfolio.api.base import TokenReadOnlyPermission
 
 
 class RollupQuerySerializer(serializers.Serializer):

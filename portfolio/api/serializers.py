@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from portfolio.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
+from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 from portfolio.models import (
     KPI,
     AdoptionSnapshot,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
+from people.api.base import ScopedViewSet
 from people.scoping import has_global
-from portfolio.api.base import ScopedViewSet
 from portfolio.api.serializers import (
     AdoptionSnapshotSerializer,
     AssignmentSerializer,

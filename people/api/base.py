@@ -27,10 +27,10 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from people.api.errors import PreconditionFailed
 from people.audit import acting_as
 from people.models import ApiToken
 from people.scoping import has_global, unit_ids_for
-from portfolio.api_errors import PreconditionFailed
 
 UNSAFE_ACTIONS = {"update", "partial_update", "destroy"}
 

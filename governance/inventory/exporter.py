@@ -28,7 +28,7 @@ def _export_value(f, value: Any) -> str:
     key = str(value).lower() if isinstance(value, bool) else str(value)
     if f.export_values:
         return f.export_values.get(key, "")
-    if f.type in ("choice", "bool"):
+    if f.type in ("choice", "bool", "list"):
         for raw, mapped in f.values.items():
             if mapped == value:
                 return raw

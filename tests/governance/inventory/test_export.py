@@ -64,6 +64,19 @@ def test_a_change_made_in_the_app_is_exported_in_the_format_spelling(omb):
     assert next(r for r in rows if r["id"] == "DOJ-0002")["development_stage"] == "Deployed"
 
 
+def test_data_flags_changed_in_the_app_export_as_values_that_import_back(omb):
+    imported(omb)
+    Initiative.objects.filter(source_key="DOJ/DOJ-0002").update(uses_demographics=True)
+    body = export_csv(export_queryset(Initiative.objects.all()), omb)
+    assert next(r for r in rows_of(body) if r["id"] == "DOJ-0002")["demographic_features"] == (
+        "['l) Other']"
+    )
+    report = inventory_import(acting_user=None, data=body, filename="e.csv", mapping=omb)
+    assert "demographic_features" not in report["unmapped"]
+    summariser = Initiative.objects.get(source_key="DOJ/DOJ-0002")
+    assert summariser.uses_demographics is True
+
+
 def test_initiatives_created_in_the_app_export_with_their_unit_and_code(omb, initiative_a_child):
     rows = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
     assert rows == [

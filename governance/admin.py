@@ -108,3 +108,69 @@ class AccessReviewItemAdmin(ScopedAdmin):
     list_select_related = ["review", "user", "decided_by"]
     readonly_fields = ["decision", "decided_by", "decided_at"]
     exclude = ["business_unit"]
+
+
+class GateCriterionResultInline(admin.TabularInline):
+    model = models.GateCriterionResult
+    extra = 0
+    fields = ["code", "name", "mandatory", "met", "detail", "evidence"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class WaiverInline(admin.TabularInline):
+    model = models.Waiver
+    extra = 0
+    fields = ["standard", "reason", "expires_on", "granted_by", "granted_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.GateReview)
+class GateReviewAdmin(ScopedAdmin):
+    """Read-mostly: requests and decisions go through the gate services and pages."""
+
+    list_display = ["initiative", "reason", "from_stage", "target_stage", "status", "requested_at"]
+    list_filter = ["status", "reason", "target_stage"]
+    list_select_related = ["initiative"]
+    inlines = [GateCriterionResultInline, WaiverInline]
+    readonly_fields = [
+        "initiative",
+        "business_unit",
+        "reason",
+        "from_stage",
+        "target_stage",
+        "incident",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decision",
+        "rationale",
+        "decided_by",
+        "decided_at",
+        "transition",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.Waiver)
+class WaiverAdmin(ScopedAdmin):
+    list_display = ["initiative", "standard", "expires_on", "granted_by"]
+    list_select_related = ["initiative", "standard", "granted_by"]
+    readonly_fields = [
+        "review",
+        "initiative",
+        "business_unit",
+        "standard",
+        "granted_by",
+        "granted_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False

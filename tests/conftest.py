@@ -30,6 +30,12 @@ def _in_group(username, group_name):
     return user
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Factories hash a password per user; PBKDF2 would dominate tests that build 50 rows."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def unit_a(db):
     return BusinessUnitFactory(code="RETAIL", slug="retail", name="Retail Banking")

@@ -32,10 +32,3 @@ def token_client():
         return client
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Factories hash a password per user; PBKDF2 made the 50-row query-count tests take
-    half a minute each. (Worth moving to tests/conftest.py for the whole suite.)"""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

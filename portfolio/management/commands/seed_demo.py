@@ -557,6 +557,9 @@ class Command(BaseCommand):
                 self._money()
                 self._governance()
                 self._people()
+        if "seed_gate_reviews" in get_commands():
+            # Open gate reviews requested by the owners, so the PMO sees who is blocked and why.
+            call_command("seed_gate_reviews", verbosity=0)
         if "run_periodic_jobs" in get_commands():
             call_command("run_periodic_jobs", no_email=True, verbosity=0)
         self._print_logins()

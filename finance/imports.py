@@ -498,6 +498,7 @@ def run(
     keep_valid_rows: bool,
     batch_id: int | None,
     preview_limit: int = 0,
+    phase: Callable[[str], None] | None = None,
 ) -> tuple[Outcome, list[dict[str, Any]]]:
     """Load, validate and (unless told not to, or a row is bad and not ``keep_valid_rows``)
     write. The caller owns the transaction and the audit context."""
@@ -507,6 +508,8 @@ def run(
         loader(cursor)  # FileFormatError propagates: the caller's transaction is spoilt
         loaded = time.perf_counter()
         outcome.timings["load"] = loaded - started
+        if phase:
+            phase("validate")
         total, rejected, errors = validate(cursor, acting_user=acting_user, source=source)
         outcome.timings["validate"] = time.perf_counter() - loaded
         outcome.rows_total, outcome.rejected, outcome.errors = total, rejected, errors
@@ -517,6 +520,8 @@ def run(
             outcome.created, outcome.updated = created, updated
             outcome.unchanged = valid - created - updated
             return outcome, preview
+        if phase:
+            phase("write")
         written = time.perf_counter()
         created, updated = write(cursor, source=source, batch_id=batch_id, acting_user=acting_user)
         outcome.timings["write"] = time.perf_counter() - written

@@ -4,6 +4,7 @@ here and, for approvals, by a check constraint in the database too."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -207,6 +208,7 @@ def spend_import(
     batch: ImportBatch | None = None,
     progress: imports.Progress | None = None,
     preview_limit: int = 0,
+    phase: Callable[[str], None] | None = None,
 ) -> SpendImportResult:
     """Import postings (CSV or XLSX, columns ``date, initiative, kind, category, amount,
     currency, vendor, reference``) from the finance system ``source``.
@@ -259,6 +261,7 @@ def spend_import(
                     keep_valid_rows=keep_valid_rows,
                     batch_id=batch.pk,
                     preview_limit=preview_limit,
+                    phase=phase,
                 )
         except imports.FileFormatError as exc:
             outcome, preview = imports.Outcome(file_error=str(exc)), []

@@ -78,15 +78,26 @@ def _can_edit(user, initiative: Initiative) -> bool:
 
 
 def _gate_url(initiative: Initiative) -> str:
-    """The governance helper's stage decision page (it lives above portfolio)."""
+    """The governance stage-gate page for this initiative (governance sits above portfolio,
+    so the link is resolved by name, never imported)."""
     from django.urls import NoReverseMatch
 
-    for name in ("governance:gate_decide", "governance:gate_review_start", "governance:gate"):
-        try:
-            return reverse(name, kwargs={"initiative_pk": initiative.pk})
-        except NoReverseMatch:
-            continue
-    return f"/governance/gates/initiative/{initiative.pk}/"
+    try:
+        return reverse("governance:gate", kwargs={"initiative_pk": initiative.pk})
+    except NoReverseMatch:
+        return f"/governance/gates/initiative/{initiative.pk}/"
+
+
+def _record_history_url(initiative: Initiative) -> str | None:
+    from django.urls import NoReverseMatch
+
+    try:
+        return reverse(
+            "governance:record_history",
+            kwargs={"label": "portfolio.Initiative", "pk": initiative.pk},
+        )
+    except NoReverseMatch:
+        return None
 
 
 @login_required
@@ -260,7 +271,7 @@ def _history(request, initiative):
                 ],
             }
         )
-    return {"history": rows}
+    return {"history": rows, "record_history_url": _record_history_url(initiative)}
 
 
 TAB_LOADERS = {

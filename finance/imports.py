@@ -510,7 +510,12 @@ def run(
         outcome.timings["load"] = loaded - started
         if phase:
             phase("validate")
+        # Statistics for the planner (temp tables have none) and room to sort and hash a
+        # million references in memory; both last until the transaction ends.
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute("ANALYZE spend_staging")
         total, rejected, errors = validate(cursor, acting_user=acting_user, source=source)
+        cursor.execute("ANALYZE spend_checked")
         outcome.timings["validate"] = time.perf_counter() - loaded
         outcome.rows_total, outcome.rejected, outcome.errors = total, rejected, errors
         preview = first_rows(cursor, preview_limit) if preview_limit else []

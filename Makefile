@@ -3,6 +3,15 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# `make run DEMO=federal` serves the US federal AI use-case inventory (shared/data) instead
+# of the demo bank, from its own embedded database (var/federal) unless DATABASE_URL is set.
+DEMO ?= bank
+ifeq ($(DEMO),federal)
+SEED := seed_federal --if-empty
+export VAR_DIR ?= $(CURDIR)/var/federal
+else
+SEED := seed_demo --if-empty
+endif
 
 .PHONY: run test install assets lint lock check-migrations bench clean
 
@@ -26,7 +35,7 @@ install: $(VENV)/.installed assets
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py $(SEED)
 	$(BIN)/python manage.py serve
 
 test: install

@@ -77,6 +77,28 @@ class Command(BaseCommand):
 
         users = get_user_model()
         made = []
+        from django.contrib.auth.models import Group
+
+        from people.roles import AUDITOR, COE, FINANCE, PMO
+
+        # On a database holding only the federal portfolio, the global roles need logins too.
+        for username, group in (
+            ("pmo", PMO),
+            ("finance", FINANCE),
+            ("coe", COE),
+            ("auditor", AUDITOR),
+        ):
+            user, created = users.objects.get_or_create(
+                username=username,
+                defaults={
+                    "email": f"{username}@example.org",
+                    "is_staff": True,
+                    "password": make_password(settings.DEMO_PASSWORD),
+                },
+            )
+            if created:
+                user.groups.add(Group.objects.get(name=group))
+                made.append(username)
         for code in DEMO_LEADS:
             unit = BusinessUnit.objects.filter(code=code, parent__isnull=True).first()
             if unit is None:
@@ -100,5 +122,5 @@ class Command(BaseCommand):
             made.append(user.username)
         if made:
             self.stdout.write(
-                f"Agency leads (password DEMO_PASSWORD): {', '.join(made)}; PMO sees every agency."
+                f"Demo logins (password DEMO_PASSWORD): {', '.join(made)}; PMO sees every agency."
             )

@@ -168,7 +168,9 @@ def _outcomes(request, initiative, form=None):
 
 
 def _money(request, initiative):
-    from finance.models import Budget
+    from finance.models import Budget, CostCategory, CostKind
+
+    kinds, cats = dict(CostKind.choices), dict(CostCategory.choices)
 
     context = {
         "budgets": Budget.objects.visible_to(request.user)
@@ -183,9 +185,16 @@ def _money(request, initiative):
     user = request.user
     context.update(
         money_ready=True,
-        by_line=money.budget_vs_actual(
-            user=user, initiative=initiative, group_by=("kind", "category")
-        ),
+        by_line=[
+            {
+                "row": r,
+                "kind": kinds.get(r.kind, r.kind),
+                "category": cats.get(r.category, r.category),
+            }
+            for r in money.budget_vs_actual(
+                user=user, initiative=initiative, group_by=("kind", "category")
+            )
+        ],
         totals=money.budget_totals(user=user, initiative=initiative),
         months=money.operational_share_by_month(user=user, initiative=initiative),
     )

@@ -251,14 +251,15 @@ def _choices_sql(choices) -> str:
     return ", ".join(pairs)
 
 
+# Shape first (cheap), then the calendar only for days 29-31 (February and 30-day months).
 _DATE_OK = r"""(
-    btrim(st."date") ~ '^\d{4}-\d{2}-\d{2}$'
-    AND substr(btrim(st."date"), 6, 2)::int BETWEEN 1 AND 12
-    AND substr(btrim(st."date"), 9, 2)::int BETWEEN 1 AND
-        EXTRACT(DAY FROM make_date(substr(btrim(st."date"), 1, 4)::int,
-                                   substr(btrim(st."date"), 6, 2)::int, 1)
-                         + INTERVAL '1 month - 1 day')
-    AND substr(btrim(st."date"), 1, 4)::int >= 1900
+    btrim(st."date") ~ '^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$'
+    AND (substr(btrim(st."date"), 9, 2) <= '28'
+         OR substr(btrim(st."date"), 9, 2)::int <=
+            EXTRACT(DAY FROM make_date(substr(btrim(st."date"), 1, 4)::int,
+                                       substr(btrim(st."date"), 6, 2)::int, 1)
+                             + INTERVAL '1 month - 1 day'))
+    AND substr(btrim(st."date"), 1, 4) >= '1900'
 )"""
 _AMOUNT_OK = r"btrim(st.amount) ~ '^[+-]?\d{1,12}(\.\d{1,2})?$'"
 
@@ -293,6 +294,9 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
                    CASE WHEN {_DATE_OK} THEN btrim(st."date")::date END AS posted_on,
                    CASE WHEN {_AMOUNT_OK} THEN btrim(st.amount)::numeric(14, 2) END AS amount
             FROM spend_staging st
+        ), dups AS (
+            SELECT reference, MIN(row_no) AS first_row FROM staged
+            WHERE reference <> '' GROUP BY reference HAVING COUNT(*) > 1
         ), matched AS (
             SELECT s.*,
                    CASE WHEN s.given_id IS NOT NULL THEN ii.id ELSE ic.id END AS initiative_id,
@@ -304,9 +308,9 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
         ), typed AS (
             SELECT s.*, ({scope_sql}) AS in_scope,
                    k.value AS kind, c.value AS category,
-                   MIN(s.row_no) FILTER (WHERE s.reference <> '')
-                       OVER (PARTITION BY s.reference) AS first_row
+                   COALESCE(d.first_row, s.row_no) AS first_row
             FROM matched s
+            LEFT JOIN dups d ON d.reference = s.reference
             LEFT JOIN (VALUES {_choices_sql(CostKind.choices)}) AS k(key, value)
                    ON k.key = s.kind_text
             LEFT JOIN (VALUES {_choices_sql(CostCategory.choices)}) AS c(key, value)

@@ -868,7 +868,7 @@ class Command(BaseCommand):
                 else KPI.Direction.INCREASE,
                 baseline_value=None if no_baseline else Decimal(0),
                 baseline_date=None if no_baseline else started,
-                target_value=Decimal(self.rng.choice([500, 1000, 2500, 5000])),
+                target_value=self._target(value_per_unit),
                 target_date=started + timedelta(days=540),
                 cadence=KPI.Cadence.MONTHLY,
                 value_per_unit=Decimal(str(value_per_unit)) if value_per_unit is not None else None,
@@ -908,6 +908,16 @@ class Command(BaseCommand):
             )
         )
         return out
+
+    def _target(self, value_per_unit) -> Decimal:
+        """A monthly target; for monetised KPIs, one worth USD 30k-160k a month at target, so
+        realised value and cost land in the same range and ROI varies believably."""
+        if value_per_unit is None:
+            return Decimal(self.rng.choice([500, 1000, 2500, 5000]))
+        monthly_value = Decimal(self.rng.randint(30, 160) * 1000)
+        return max(
+            Decimal(1), (monthly_value / Decimal(str(value_per_unit))).quantize(Decimal("1"))
+        )
 
     def _measurements(self):
         rows = []

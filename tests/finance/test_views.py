@@ -5,7 +5,6 @@ budgets flat in rows."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal as D
 
 import pytest
@@ -256,4 +255,17 @@ def test_outsider_sees_empty_pages(client, outsider, budget_a):
     body = _get(client, outsider, "finance:budget_list").content.decode()
     assert "AI-A-1" not in body
     assert _get(client, outsider, "finance:budget_detail", budget_a.pk).status_code == 404
-    io.BytesIO()
+
+
+def test_confirming_someone_elses_import_job_is_404(client, lead_a, lead_b, initiative_a):
+    from people.jobs import job_create
+
+    job = job_create(
+        kind="spend_import",
+        requested_by=lead_a,
+        params={"source": "erp", "keep_valid_rows": False, "filename": "p.csv"},
+        input_file=("p.csv", (HEADER + "2026-01-01,AI-A-1,one_time,compute,5,USD,,A\n").encode()),
+    )
+    client.force_login(lead_b)
+    response = client.post(reverse("finance:spend_import"), {"action": "confirm", "job": job.pk})
+    assert response.status_code == 404

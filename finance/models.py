@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from people.audit import audited
-from people.models import TimeStampedModel
+from people.models import BusinessUnit, TimeStampedModel
 from portfolio.models import Initiative, UnitOwned
 
 User = settings.AUTH_USER_MODEL
@@ -148,7 +148,15 @@ class ImportBatch(TimeStampedModel):
 class SpendEntry(UnitOwned):
     """One posting from the finance system (or entered by hand)."""
 
-    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="spend")
+    # No single-column indexes on the two foreign keys: the (unit, date) and (initiative,
+    # date) indexes below lead with them and serve the same lookups; every index costs
+    # each of the million rows a bulk import writes.
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.PROTECT, related_name="spend", db_index=False
+    )
     posted_on = models.DateField()
     kind = models.CharField(max_length=12, choices=CostKind.choices)
     category = models.CharField(max_length=24, choices=CostCategory.choices)

@@ -4,6 +4,7 @@ here and, for approvals, by a check constraint in the database too."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -263,6 +264,9 @@ def spend_import(
                     preview_limit=preview_limit,
                     phase=phase,
                 )
+                committing = time.perf_counter()
+            # Foreign keys are DEFERRABLE INITIALLY DEFERRED: their checks run at commit.
+            outcome.timings["commit"] = time.perf_counter() - committing
         except imports.FileFormatError as exc:
             outcome, preview = imports.Outcome(file_error=str(exc)), []
         except Exception as exc:

@@ -328,28 +328,6 @@ class WaiverSerializer(serializers.Serializer):
     expires_on = serializers.DateField()
 
 
-class StageTransitionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = StageTransition
-        fields = [
-            "id",
-            "initiative",
-            "business_unit",
-            "from_stage",
-            "to_stage",
-            "decision",
-            "rationale",
-            "decided_by",
-            "decided_at",
-            "source",
-            "sunk_cost",
-            "salvaged",
-            "lessons",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
 class StageDecisionSerializer(serializers.Serializer):
     """A gate decision on the initiative's open gate review: the same service and rules as
     the UI's gate page (criteria met or waived, separation of duties)."""

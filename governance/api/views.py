@@ -28,7 +28,6 @@ from governance.api.serializers import (
     RiskAssessmentRecordSerializer,
     RiskAssessmentSerializer,
     StageDecisionSerializer,
-    StageTransitionSerializer,
 )
 from governance.models import (
     AccessReview,
@@ -58,6 +57,7 @@ from people.api.base import (
     ScopedViewSetMixin,
 )
 from people.scoping import has_global, unit_ids_for
+from portfolio.api.serializers import StageTransitionSerializer
 from portfolio.models import StageTransition
 
 

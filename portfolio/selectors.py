@@ -191,18 +191,28 @@ def end_decisions(user, *, since: dt.datetime) -> QuerySet[StageTransition]:
 
 def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiative]:
     """Active high-risk initiatives with at least one applicable control that has no valid
-    attestation (attested and not expired), annotated with ``missing_controls``.
+    attestation (attested and not expired, or marked not applicable), annotated with
+    ``missing_controls``. High risk: EU tier high (or prohibited), or a current US federal
+    high-impact assessment (imported inventories carry only the latter).
 
     A control applies when its tiers are empty or include the initiative's tier, and the
     initiative has reached the control's ``applies_from_stage``. One query."""
-    from governance.models import Control, ControlAttestation
+    from governance.models import Control, ControlAttestation, RiskAssessment
 
     today = today or timezone.localdate()
     valid = ControlAttestation.objects.filter(
         initiative_id=OuterRef(OuterRef("pk")),
         control_id=OuterRef("pk"),
-        status=ControlAttestation.Status.ATTESTED,
-    ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    ).filter(
+        Q(status=ControlAttestation.Status.NOT_APPLICABLE)
+        | Q(status=ControlAttestation.Status.ATTESTED)
+        & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    )
+    us_high_impact = RiskAssessment.objects.filter(
+        initiative_id=OuterRef("pk"),
+        us_high_impact=True,
+        status__in=[RiskAssessment.Status.CURRENT, RiskAssessment.Status.REOPENED],
+    )
     control_rank = Case(
         *[When(applies_from_stage=s, then=Value(i)) for s, i in STAGE_ORDER.items()],
         default=Value(99),
@@ -222,7 +232,7 @@ def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiativ
     )
     return (
         Initiative.objects.visible_to(user)
-        .filter(risk_tier__in=HIGH_RISK_TIERS, stage__in=ACTIVE_STAGES)
+        .filter(Q(risk_tier__in=HIGH_RISK_TIERS) | Exists(us_high_impact), stage__in=ACTIVE_STAGES)
         .annotate(stage_rank=stage_rank())
         .annotate(missing_controls=Coalesce(Subquery(missing[:1]), Value(0)))
         .filter(missing_controls__gt=0)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from people.models import BusinessUnit, CenterOfExcellence
-from portfolio.models import KPI, Initiative, Objective
+from portfolio.models import KPI, Assignment, Initiative, Objective
 
 
 class InitiativeForm(forms.ModelForm):
@@ -96,3 +97,151 @@ class MeasurementForm(forms.Form):
         if day > timezone.localdate():
             raise forms.ValidationError("A measurement cannot be in the future.")
         return day
+
+
+def _date_widget():
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class KPIForm(forms.ModelForm):
+    """Add or change a KPI of one initiative. The model's check constraints are repeated in
+    clean() so they come back as field errors instead of database errors."""
+
+    class Meta:
+        model = KPI
+        fields = [
+            "name",
+            "kind",
+            "category",
+            "unit",
+            "direction",
+            "baseline_value",
+            "baseline_date",
+            "target_value",
+            "target_date",
+            "cadence",
+            "value_per_unit",
+            "value_currency",
+        ]
+        labels = {
+            "name": "Name",
+            "kind": "Kind",
+            "category": "Category",
+            "unit": "Unit of measure",
+            "direction": "Direction",
+            "baseline_value": "Baseline value",
+            "baseline_date": "Baseline measured on",
+            "target_value": "Target value",
+            "target_date": "Target date",
+            "cadence": "Measured",
+            "value_per_unit": "Value per unit of improvement",
+            "value_currency": "Currency of that value",
+        }
+        help_texts = {
+            "unit": "Hours, %, ms, cases...",
+            "kind": "The stage gate needs at least one business KPI with a baseline.",
+            "value_per_unit": "Optional: what one unit of improvement over the baseline is worth.",
+        }
+        widgets = {"baseline_date": _date_widget(), "target_date": _date_widget()}
+
+    def __init__(self, *args, initiative: Initiative, **kwargs):
+        kwargs.setdefault(
+            "instance", KPI(initiative=initiative, business_unit_id=initiative.business_unit_id)
+        )
+        super().__init__(*args, **kwargs)
+        currencies = list(settings.CURRENCIES)
+        current = self.instance.value_currency
+        if current and current not in currencies:
+            currencies.append(current)
+        self.fields["value_currency"] = forms.ChoiceField(
+            label="Currency of that value",
+            required=False,
+            choices=[("", "None")] + [(c, c) for c in currencies],
+        )
+
+    def clean(self):
+        data = super().clean()
+        pairs = (
+            ("baseline_value", "baseline_date", "A baseline needs the date it was measured."),
+            ("target_value", "target_date", "A target needs the date it should be reached by."),
+            ("value_per_unit", "value_currency", "A value per unit needs a currency."),
+        )
+        for value_field, partner, message in pairs:
+            if value_field in self.errors or partner in self.errors:
+                continue
+            if data.get(value_field) is not None and not data.get(partner):
+                self.add_error(partner, message)
+        return data
+
+
+_OWNER_UNITS_SQL = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_id FROM people_businessunit WHERE id = %s
+    UNION
+    SELECT bu.id, bu.parent_id FROM people_businessunit bu JOIN up ON bu.id = up.parent_id
+)
+SELECT id FROM up
+"""
+
+
+def owner_candidates(initiative: Initiative):
+    """Active people who can reach the initiative's unit: members (any unit role) of the unit
+    or one of its ancestors, and the organisation-wide PMO and CoE groups."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models import Q
+
+    from people.roles import COE, PMO
+
+    with connection.cursor() as cursor:
+        cursor.execute(_OWNER_UNITS_SQL, [initiative.business_unit_id])
+        unit_ids = [row[0] for row in cursor.fetchall()]
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(unit_memberships__business_unit_id__in=unit_ids) | Q(groups__name__in=[PMO, COE]))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+class OwnersForm(forms.Form):
+    """One optional person per Assignment role; choosing nobody removes the assignment."""
+
+    def __init__(self, *args, initiative: Initiative, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initiative = initiative
+        current = {a.role: a.user for a in initiative.assignments.select_related("user")}
+        candidates = list(owner_candidates(initiative))
+        allowed = {u.pk for u in candidates}
+        for role, label in Assignment.Role.choices:
+            field = forms.TypedChoiceField(
+                label=label,
+                required=False,
+                coerce=int,
+                empty_value=None,
+                choices=[("", "Nobody")]
+                + [(u.pk, u.get_full_name() or u.get_username()) for u in candidates],
+            )
+            holder = current.get(role)
+            if holder is not None:
+                if holder.pk in allowed:
+                    self.initial.setdefault(role, holder.pk)
+                else:
+                    name = holder.get_full_name() or holder.get_username()
+                    field.help_text = (
+                        f"Currently {name}, who no longer has access to this unit; "
+                        "saving replaces them."
+                    )
+            self.fields[role] = field
+        self.current = {role: user.pk for role, user in current.items()}
+        self._users = {u.pk: u for u in candidates}
+
+    def changes(self) -> dict[str, object]:
+        """role -> the chosen User (or None to remove), only for roles that change."""
+        out = {}
+        for role, _label in Assignment.Role.choices:
+            chosen = self.cleaned_data.get(role)
+            if chosen != self.current.get(role):
+                out[role] = self._users[chosen] if chosen is not None else None
+        return out

@@ -17,6 +17,13 @@ urlpatterns = [
     ),
     path("initiatives/<int:pk>/", initiatives.initiative_detail, name="initiative_detail"),
     path("initiatives/<int:pk>/edit/", initiatives.initiative_edit, name="initiative_edit"),
+    path("initiatives/<int:pk>/kpis/new/", initiatives.kpi_create, name="kpi_create"),
+    path(
+        "initiatives/<int:pk>/kpis/<int:kpi_pk>/edit/",
+        initiatives.kpi_edit,
+        name="kpi_edit",
+    ),
+    path("initiatives/<int:pk>/owners/", initiatives.owners_edit, name="owners_edit"),
     path(
         "initiatives/<int:pk>/measurements/",
         initiatives.measurement_create,

@@ -1,5 +1,5 @@
 """Initiative pages: list (filters, sort, pagination, export), detail tabs, create/edit,
-record a KPI measurement. Out of scope is 404, in scope but not allowed is 403."""
+add/edit a KPI, name the owners, record a KPI measurement. Out of scope is 404, in scope but not allowed is 403."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from people.models import BusinessUnit
 from portfolio import selectors
 from portfolio.exports import initiatives_csv, initiatives_xlsx
 from portfolio.filters import InitiativeFilter
-from portfolio.forms import InitiativeForm, MeasurementForm
-from portfolio.models import KPI, Initiative, Measurement
+from portfolio.forms import InitiativeForm, KPIForm, MeasurementForm, OwnersForm
+from portfolio.models import KPI, Assignment, Initiative, Measurement
 from portfolio.services import can_decide_gate, measurement_record
 from portfolio.views.listing import paginate, sort_queryset
 
@@ -366,3 +366,88 @@ def measurement_create(request, pk: int):
     }
     context.update(_outcomes(request, initiative, form=form))
     return render(request, "portfolio/initiative_detail.html", context, status=400)
+
+
+def _editable_initiative(request, pk: int) -> Initiative:
+    """Visible (else 404) and editable (else 403)."""
+    initiative = _visible_initiative(request, pk)
+    if not _can_edit(request.user, initiative):
+        raise PermissionDenied("You can see this initiative but not change it.")
+    return initiative
+
+
+def _outcomes_url(initiative: Initiative) -> str:
+    return f"{reverse('initiative_detail', args=[initiative.pk])}?tab=outcomes"
+
+
+@login_required
+def kpi_create(request, pk: int):
+    return _kpi_form(request, pk, kpi_pk=None)
+
+
+@login_required
+def kpi_edit(request, pk: int, kpi_pk: int):
+    return _kpi_form(request, pk, kpi_pk=kpi_pk)
+
+
+def _kpi_form(request, pk: int, kpi_pk: int | None):
+    user = request.user
+    initiative = _visible_initiative(request, pk)
+    kpi = None
+    if kpi_pk is not None:
+        kpi = get_object_or_404(
+            KPI.objects.visible_to(user).filter(initiative=initiative), pk=kpi_pk
+        )
+    if not _can_edit(user, initiative):
+        raise PermissionDenied("You can see this initiative but not change its KPIs.")
+    extra = {"instance": kpi} if kpi is not None else {}
+    form = KPIForm(request.POST or None, initiative=initiative, **extra)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic(), acting_as(user):
+            Initiative.objects.select_for_update().filter(pk=initiative.pk).first()
+            if not _can_edit(user, initiative):
+                raise PermissionDenied("You may no longer change this initiative.")
+            saved = form.save(commit=False)
+            saved.initiative = initiative
+            saved.business_unit_id = initiative.business_unit_id
+            saved.save()
+        messages.success(request, f"KPI {saved.name} {'saved' if kpi else 'added'}.")
+        return redirect(_outcomes_url(initiative))
+    return render(
+        request,
+        "portfolio/kpi_form.html",
+        {"form": form, "initiative": initiative, "kpi": kpi},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+def owners_edit(request, pk: int):
+    user = request.user
+    initiative = _editable_initiative(request, pk)
+    form = OwnersForm(request.POST or None, initiative=initiative)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        with transaction.atomic(), acting_as(user):
+            Initiative.objects.select_for_update().filter(pk=initiative.pk).first()
+            if not _can_edit(user, initiative):
+                raise PermissionDenied("You may no longer change this initiative.")
+            for role, person in changes.items():
+                if person is None:
+                    Assignment.objects.filter(initiative=initiative, role=role).delete()
+                else:
+                    Assignment.objects.update_or_create(
+                        initiative=initiative,
+                        role=role,
+                        defaults={"user": person, "business_unit_id": initiative.business_unit_id},
+                    )
+        messages.success(
+            request, "Owners saved." if changes else "No changes: the owners are as they were."
+        )
+        return redirect("initiative_detail", pk=initiative.pk)
+    return render(
+        request,
+        "portfolio/owners_form.html",
+        {"form": form, "initiative": initiative},
+        status=400 if form.is_bound else 200,
+    )

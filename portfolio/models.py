@@ -145,8 +145,10 @@ class Initiative(TimeStampedModel):
         return f"{self.code} {self.name}"
 
 
+@audited
 class Assignment(UnitOwned):
-    """One accountable person per role on an initiative."""
+    """One accountable person per role on an initiative (on the audit trail: who was
+    accountable when matters after the fact)."""
 
     class Role(models.TextChoices):
         REQUIREMENTS_OWNER = "requirements_owner", "Requirements owner"

@@ -94,6 +94,7 @@ def test_stage_history_is_append_only(pmo, initiative_a):
         "people.BusinessUnit",
         "people.UnitMembership",
         "portfolio.Initiative",
+        "portfolio.Assignment",
         "portfolio.StageTransition",
         "portfolio.KPI",
         "portfolio.Measurement",

@@ -174,3 +174,21 @@ class WaiverAdmin(ScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(models.GateCriterionResult)
+class GateCriterionResultAdmin(ScopedAdmin):
+    """Checklist lines as decided: evidence of the gate, never edited here."""
+
+    list_display = ["review", "code", "name", "mandatory", "met"]
+    list_filter = ["met", "mandatory", "dimension"]
+    list_select_related = ["review"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings ---------------------------------------------------------
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD")
+# List exports longer than this run as a background job with progress and a download.
+EXPORT_INLINE_ROWS = envint("EXPORT_INLINE_ROWS", 2000)
 CURRENCIES = envlist("CURRENCIES", "USD,EUR,GBP")
 # An initiative whose annualised run rate exceeds its approved budget by more than this
 # percentage is flagged (finance.selectors.variance_flags).

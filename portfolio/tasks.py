@@ -396,3 +396,39 @@ def heartbeat(requested_by_id: int | None = None) -> str:
 def enqueue(task, *args) -> None:
     """Send ``task`` once the surrounding transaction commits (views use this)."""
     transaction.on_commit(lambda: task.delay(*args))
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
+)
+def export_initiatives_task(job_id: int) -> None:
+    """Write the initiative list a person asked for (their scope, their filters and sort,
+    replayed from the job's params) to a file on the job. A finished job is left alone."""
+    from people.jobs import job_failed, job_progress, job_started, job_succeeded
+    from people.models import Job
+    from portfolio.exports import as_request, filtered_initiatives, initiatives_file
+
+    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        return
+    user = job.requested_by
+    if user is None or not user.is_active:
+        job_failed(job, message="The person who asked for this export no longer has access.")
+        return
+    _, qs = filtered_initiatives(as_request(user, job.params.get("query", "")))
+    total = qs.count()
+    job_started(job, total=total, message="Writing the file")
+    name, body = initiatives_file(
+        qs, job.params.get("fmt", "csv"), progress=lambda done: job_progress(job, done=done)
+    )
+    job_succeeded(
+        job,
+        report={"rows": total, "format": job.params.get("fmt", "csv")},
+        message=f"{total} initiatives exported.",
+        result_file=(name, body),
+    )

@@ -15,14 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from people.audit import acting_as
+from people.jobs import job_create, job_enqueue
 from people.models import BusinessUnit
-from portfolio import selectors
-from portfolio.exports import initiatives_csv, initiatives_xlsx
-from portfolio.filters import InitiativeFilter
+from portfolio.exports import filtered_initiatives, initiatives_csv, initiatives_xlsx
 from portfolio.forms import InitiativeForm, KPIForm, MeasurementForm, OwnersForm
 from portfolio.models import KPI, Assignment, Initiative, Measurement
 from portfolio.services import can_decide_gate, measurement_record
-from portfolio.views.listing import paginate, sort_queryset
+from portfolio.views.listing import paginate
 
 TABS = [
     ("overview", "Overview and owners"),
@@ -35,10 +34,7 @@ TABS = [
 
 
 def _filtered(request):
-    qs = selectors.initiatives_for_list(request.user)
-    f = InitiativeFilter(request.GET, queryset=qs, request=request)
-    qs = sort_queryset(f.qs, request, selectors.INITIATIVE_SORTS, default="code")
-    return f, qs
+    return filtered_initiatives(request)
 
 
 @login_required
@@ -59,11 +55,22 @@ def initiative_export(request, fmt: str):
     f, qs = _filtered(request)
     if f.errors:
         raise Http404("Those filters are not valid.")
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("Unknown export format.")
+    if qs.count() > settings.EXPORT_INLINE_ROWS:
+        # Long work runs in Celery; the job page shows progress and offers the file.
+        from portfolio.tasks import export_initiatives_task
+
+        job = job_create(
+            kind="initiative_export",
+            requested_by=request.user,
+            params={"fmt": fmt, "query": request.GET.urlencode()},
+        )
+        job_enqueue(job, export_initiatives_task)
+        return redirect("people:job_detail", pk=job.pk)
     if fmt == "csv":
         return initiatives_csv(qs)
-    if fmt == "xlsx":
-        return initiatives_xlsx(qs)
-    raise Http404("Unknown export format.")
+    return initiatives_xlsx(qs)
 
 
 def _visible_initiative(request, pk: int) -> Initiative:

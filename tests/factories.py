@@ -349,3 +349,64 @@ class WaiverFactory(factory.django.DjangoModelFactory):
     expires_on = TODAY + dt.timedelta(days=60)
     granted_by = factory.SubFactory(UserFactory)
     granted_at = factory.LazyFunction(timezone.now)
+
+
+class StagePolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pf.StagePolicy
+        django_get_or_create = ["stage"]
+
+    stage = "proof_of_concept"
+    limit_days = 183
+    inactivity_days = 90
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.Job
+
+    kind = "spend_import"
+    requested_by = factory.SubFactory(UserFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.Notification
+
+    user = factory.SubFactory(UserFactory)
+    kind = "stalled_initiative"
+    finding_key = factory.Sequence(lambda n: f"initiative:{n}")
+    period = "2026-W48"
+    title = "An initiative is past its stage limit"
+
+
+class NotificationPreferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.NotificationPreference
+
+    user = factory.SubFactory(UserFactory)
+    channel = ppl.NotificationPreference.Channel.IN_APP
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A token row; use ``people.authentication.api_token_create`` when the secret matters."""
+
+    class Meta:
+        model = ppl.ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    name = "CI"
+    prefix = factory.Sequence(lambda n: f"{n:08x}")
+    key_hash = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class UnitMembershipFactory(factory.django.DjangoModelFactory):
+    """The reviewable row only. For the permissions that follow it, call
+    ``people.services.sync_membership_permissions`` (or use ``membership_grant``)."""
+
+    class Meta:
+        model = ppl.UnitMembership
+
+    user = factory.SubFactory(UserFactory)
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+    role = ppl.UnitRole.MEMBER

@@ -11,10 +11,10 @@ How it works, and why it is fast and bounded in memory:
    user may not change, unknown kind or category, bad date, bad or zero amount,
    currency not in ``settings.CURRENCIES``, missing reference, a reference seen twice in
    the file) becomes a ``(row, column, reason)`` error.
-3. **Write** valid rows with one ``INSERT ... ON CONFLICT (source, reference) DO UPDATE
-   ... WHERE <something changed>``: new references are inserted, known ones with a
-   changed field are really UPDATEd (so pghistory's triggers record old and new, with
-   the acting user from ``acting_as``), unchanged ones are not touched at all.
+3. **Write** valid rows with one ``UPDATE`` (known references with a changed field) and
+   one ``INSERT`` (new references); unchanged rows are not touched at all. pghistory's
+   statement-level triggers record each statement's rows in one set-based insert, so
+   the audit trail shows old and new, with the acting user from ``acting_as``.
 
 The caller wraps it in a transaction: all or nothing unless ``keep_valid_rows``.
 """
@@ -373,13 +373,6 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
 # --- 3. Writing ------------------------------------------------------------------------
 
 _COMPARED = ("posted_on", "initiative_id", "kind", "category", "amount", "currency", "vendor")
-_TRIGGERS = ("finance.SpendEntry:insert_insert", "finance.SpendEntry:update_update")
-
-
-def _event_columns() -> list[str]:
-    from finance.models import SpendEntry
-
-    return [f.column for f in SpendEntry._meta.concrete_fields]
 
 
 def write(cursor, *, source: str, batch_id: int | None, acting_user) -> tuple[int, int]:
@@ -387,75 +380,44 @@ def write(cursor, *, source: str, batch_id: int | None, acting_user) -> tuple[in
     ``acting_as(acting_user)`` (the audit events carry its context).
 
     Known references whose fields changed are UPDATEd, new ones INSERTed, unchanged
-    ones not touched at all (no lock, no dead tuple, no event). The audit events are
-    the ones pghistory's row triggers would write (same table, columns, labels and
-    context), written by one set-based INSERT for the whole batch: with the per-row
-    trigger, each row runs two PL/pgSQL exception blocks (subtransactions), which
-    together with the foreign-key checks made a 100,000-row insert take minutes
-    (quadratic) instead of about a second. Only these two statements skip the row
-    triggers; every other write to the ledger still goes through them.
+    ones not touched at all (no lock, no dead tuple, no event). The audit events come
+    from pghistory's statement-level triggers, like every other write to the ledger:
+    each statement records all its rows with one ``INSERT ... SELECT`` from its
+    transition table, under the acting user's context.
     """
-    import pgtrigger
-
-    columns = _event_columns()
-    event_cols = ", ".join(f'"{c}"' for c in columns)
-    new_cols = ", ".join(f'w."{c}"' for c in columns)
     changed = " OR ".join(f"e.{c} IS DISTINCT FROM c.{c}" for c in _COMPARED)
     sets = ", ".join(f"{c} = c.{c}" for c in (*_COMPARED, "business_unit_id"))
-    audit = f"""
-        events AS (
-            INSERT INTO finance_spendentryevent ({event_cols}, pgh_context_id, pgh_created_at,
-                                                 pgh_label, pgh_obj_id)
-            SELECT {new_cols}, ctx.id, NOW(), %s, w.id FROM written w, ctx
-        )"""
-    with pgtrigger.ignore(*_TRIGGERS):
-        cursor.execute(
-            f"""
-            WITH ctx AS MATERIALIZED (SELECT _pgh_attach_context() AS id),
-            written AS (
-                UPDATE finance_spendentry e
-                SET {sets}, import_batch_id = %s, updated_at = NOW()
-                FROM spend_checked c
-                WHERE cardinality(c.errors) = 0 AND e.source = %s AND NOT (e.reference = '')
-                  AND e.reference = c.reference AND ({changed})
-                RETURNING e.*
-            ), {audit}
-            SELECT COUNT(*) FROM written
-            """,
-            [batch_id, source, "update"],
+    cursor.execute(
+        f"""
+        UPDATE finance_spendentry e
+        SET {sets}, import_batch_id = %s, updated_at = NOW()
+        FROM spend_checked c
+        WHERE cardinality(c.errors) = 0 AND e.source = %s AND NOT (e.reference = '')
+          AND e.reference = c.reference AND ({changed})
+        """,
+        [batch_id, source],
+    )
+    updated = cursor.rowcount
+    # A posting another import wrote meanwhile is left to that import (DO NOTHING):
+    # it is neither counted as created here nor written twice.
+    cursor.execute(
+        """
+        INSERT INTO finance_spendentry (
+            created_at, updated_at, business_unit_id, initiative_id, posted_on, kind,
+            category, amount, currency, vendor, source, reference, import_batch_id,
+            entered_by_id)
+        SELECT NOW(), NOW(), c.business_unit_id, c.initiative_id, c.posted_on, c.kind,
+               c.category, c.amount, c.currency, c.vendor, %s, c.reference, %s, %s
+        FROM spend_checked c
+        WHERE cardinality(c.errors) = 0 AND NOT EXISTS (
+            SELECT 1 FROM finance_spendentry e
+            WHERE e.source = %s AND e.reference = c.reference AND NOT (e.reference = '')
         )
-        (updated,) = cursor.fetchone()
-        # A posting another import wrote meanwhile is left to that import (DO NOTHING):
-        # it is neither counted as created here nor written twice.
-        cursor.execute(
-            f"""
-            WITH ctx AS MATERIALIZED (SELECT _pgh_attach_context() AS id),
-            written AS (
-                INSERT INTO finance_spendentry (
-                    created_at, updated_at, business_unit_id, initiative_id, posted_on, kind,
-                    category, amount, currency, vendor, source, reference, import_batch_id,
-                    entered_by_id)
-                SELECT NOW(), NOW(), c.business_unit_id, c.initiative_id, c.posted_on, c.kind,
-                       c.category, c.amount, c.currency, c.vendor, %s, c.reference, %s, %s
-                FROM spend_checked c
-                WHERE cardinality(c.errors) = 0 AND NOT EXISTS (
-                    SELECT 1 FROM finance_spendentry e
-                    WHERE e.source = %s AND e.reference = c.reference AND NOT (e.reference = '')
-                )
-                ON CONFLICT (source, reference) WHERE NOT (reference = '') DO NOTHING
-                RETURNING *
-            ), {audit}
-            SELECT COUNT(*) FROM written
-            """,
-            [
-                source,
-                batch_id,
-                acting_user.pk if acting_user else None,
-                source,
-                "insert",
-            ],
-        )
-        (created,) = cursor.fetchone()
+        ON CONFLICT (source, reference) WHERE NOT (reference = '') DO NOTHING
+        """,
+        [source, batch_id, acting_user.pk if acting_user else None, source],
+    )
+    created = cursor.rowcount
     return created, updated
 
 

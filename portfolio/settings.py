@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -150,6 +151,11 @@ MEDIA_URL = "media/"
 
 # --- Audit trail --------------------------------------------------------------
 PGHISTORY_APPEND_ONLY = True  # event tables refuse UPDATE and DELETE in the database
+# Statement-level triggers: one INSERT ... SELECT of the statement's transition table per
+# statement, however many rows it touched. Row-level ones run PL/pgSQL with exception
+# blocks (a subtransaction) for every row, which made bulk writes (a million-row spend
+# import, an inventory import) slow and forced them to bypass the triggers.
+PGHISTORY_LEVEL = pghistory.Statement
 PGHISTORY_ADMIN_ALL_EVENTS = False
 
 # --- Celery -------------------------------------------------------------------

@@ -13,9 +13,10 @@ Target (issue 4): import <= 3 x COPY, peak memory < 300 MB.
 
 The child prints the import's phases: ``load`` (COPY into the staging table, about 1x
 the bare COPY), ``validate`` (one set-based statement), ``write`` (the UPDATE and INSERT
-into the ledger: each new row writes 6 index entries on the ledger and an audit event
-with 7 more) and ``commit`` (Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so
-the four per-row foreign-key checks run here). Memory stays flat: the file is streamed.
+into the ledger: each new row writes 6 index entries on the ledger, and the statement's
+audit trigger writes an event row with 7 more) and ``commit`` (Django's foreign keys are
+DEFERRABLE INITIALLY DEFERRED, so the four per-row foreign-key checks run here). Memory
+stays flat: the file is streamed.
 """
 
 from __future__ import annotations

@@ -96,6 +96,57 @@ def test_every_validation_rule_names_row_column_and_reason(
     assert not SpendEntry.objects.exists()  # all or nothing: the good row is not written
 
 
+# fmt: off
+DATES = [
+    "2026-01-01", "2026-01-28", "2026-02-28", "2024-02-29", "2026-02-29", "2026-04-30",
+    "2026-04-31", "2026-12-31", "2026-13-01", "2026-00-10", "2026-01-00", "2026-01-32",
+    "1900-01-01", "1899-12-31", "2026-1-01", "2026/01/01", "20260101", "2026-01-1a",
+    "+026-01-01", "2026--1-01", "\uff12\uff10\uff12\uff16-01-01", "9999-12-31", " 2026-03-05 ",
+]
+AMOUNTS = [
+    "1", "12.5", "12.50", "-40", "+7.25", "999999999999.99", "1000000000000", "1.234",
+    ".5", "5.", "-.5", "1e3", "NaN", "Infinity", "1,000", "12x", "0.00", "-0", "00012.30",
+    "\uff11\uff12", " 42.10 ", "1 000", "--1",
+]
+# fmt: on
+
+
+def _date_ok(text: str) -> bool:
+    """The rule, stated in Python: YYYY-MM-DD in ASCII digits, a real day, from 1900."""
+    text = text.strip()
+    if not (len(text) == 10 and text[4] == text[7] == "-"):
+        return False
+    digits = text[:4] + text[5:7] + text[8:]
+    if not all(c in "0123456789" for c in digits):
+        return False
+    try:
+        return dt.date.fromisoformat(text).year >= 1900
+    except ValueError:
+        return False
+
+
+def _amount_ok(text: str) -> bool:
+    """Digits (ASCII, 1-12 of them), an optional sign and up to 2 decimals; not zero."""
+    import re
+
+    text = text.strip()
+    return bool(re.fullmatch(r"[+-]?[0-9]{1,12}(\.[0-9]{1,2})?", text)) and D(text) != 0
+
+
+def test_date_and_amount_checks_agree_with_the_rules_for_tricky_values(finance, initiative_a):
+    """The SQL checks dates and amounts with a fast tier and a strict one: whichever
+    accepts a value, the outcome must be exactly the stated rule's."""
+    lines = [f'"{d}",AI-A-1,one_time,compute,5,USD,,D-{i}' for i, d in enumerate(DATES)]
+    lines += [f'2026-01-15,AI-A-1,one_time,compute,"{a}",USD,,A-{i}' for i, a in enumerate(AMOUNTS)]
+    result = run(finance, csv_file(*lines))
+    rejected = {row for row, _column in errors_of(result)}
+    for i, value in enumerate(DATES):
+        assert (i + 2 not in rejected) == _date_ok(value), value
+    for i, value in enumerate(AMOUNTS):
+        assert (len(DATES) + i + 2 not in rejected) == _amount_ok(value), value
+    assert not SpendEntry.objects.exists()
+
+
 def test_reference_seen_twice_in_the_file_is_an_error_naming_the_first_row(finance, initiative_a):
     result = run(
         finance,

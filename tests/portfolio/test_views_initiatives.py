@@ -255,3 +255,30 @@ def test_viewer_cannot_record_a_measurement(client, viewer_a, initiative_a):
     )
     assert response.status_code == 403
     assert not Measurement.objects.exists()
+
+
+def test_history_tab_lists_changes_to_the_initiative_and_its_records(
+    as_lead_a, lead_a, initiative_a, initiative_b, django_assert_max_num_queries
+):
+    from finance.models import SpendEntry
+    from people.audit import acting_as
+    from tests.factories import SpendEntryFactory
+
+    with acting_as(lead_a):
+        SpendEntryFactory.create_batch(30, initiative=initiative_a)
+        SpendEntryFactory(initiative=initiative_b, reference="OTHER")  # not this initiative's
+        entry = SpendEntry.objects.filter(initiative=initiative_a).order_by("pk").first()
+        SpendEntry.objects.filter(pk=entry.pk).update(amount=Decimal("99.00"))
+    url = reverse("initiative_detail", args=[initiative_a.pk])
+    with django_assert_max_num_queries(25):
+        response = as_lead_a.get(url, {"tab": "history"})
+    rows = response.context["history"]
+    assert len(rows) == 32  # the initiative's insert, 30 postings' inserts, one update
+    # One test transaction gives every event the same time, so find the update by label.
+    (update,) = [r for r in rows if r["label"] == "update"]
+    who = lead_a.get_full_name() or lead_a.username
+    assert (update["what"], update["who"]) == ("SpendEntry", who)
+    changes = {field: (old, new) for field, old, new in update["changes"]}
+    assert [Decimal(str(v)) for v in changes["amount"]] == [Decimal("1250"), Decimal("99")]
+    assert sorted({r["what"] for r in rows}) == ["Initiative", "SpendEntry"]
+    assert [r["when"] for r in rows] == sorted((r["when"] for r in rows), reverse=True)

@@ -283,8 +283,8 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
     Leaves ``spend_checked`` (valid and invalid rows, typed, with an ``ok`` flag and
     their errors) for :func:`write` and :func:`preview_counts`. One pass over the
     staging table: each cell is trimmed and typed once (the ``OFFSET 0`` subqueries keep
-    the planner from copying the expressions into every rule that reads them), and the duplicate
-    references come from one hash aggregate.
+    the planner from copying the expressions into every rule that reads them), and the
+    duplicate references come from one hash aggregate.
     """
     if has_global(acting_user, "finance.change_spendentry"):
         scope_sql, scope_params = "TRUE", []

@@ -269,11 +269,7 @@ def _history(request, initiative):
                 "what": e.pgh_model.split(".")[-1].replace("Event", ""),
                 "label": e.pgh_label,
                 "who": who or ("system" if not user_id else "?"),
-                "changes": [
-                    (field, change[0], change[1])
-                    for field, change in (e.pgh_diff or {}).items()
-                    if field not in ("updated_at", "created_at")
-                ],
+                "changes": e.changes,  # (field, old, new), timestamps left out
             }
         )
     return {"history": rows, "record_history_url": _record_history_url(initiative)}

@@ -31,11 +31,20 @@ INITIATIVE_COLUMNS = [
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def neutralise_formula(value):
+    """``value`` made safe for a spreadsheet cell: text that a spreadsheet would run as a
+    formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a leading apostrophe.
+    Every CSV and XLSX the app writes passes its text cells through this."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _safe(value):
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        return neutralise_formula(value)
     if hasattr(value, "isoformat"):
         if hasattr(value, "hour"):
             value = timezone.localtime(value) if timezone.is_aware(value) else value

@@ -10,9 +10,13 @@ How it works, and why it is fast and bounded in memory:
 2. **Validate** in one set-based statement: every rule (unknown initiative or one the
    user may not change, unknown kind or category, bad date, bad or zero amount,
    currency not in ``settings.CURRENCIES``, missing reference, a reference seen twice in
-   the file) becomes a ``(row, column, reason)`` error.
-3. **Write** valid rows with one ``UPDATE`` (known references with a changed field) and
-   one ``INSERT`` (new references); unchanged rows are not touched at all. pghistory's
+   the file, a reference that is already a posting in a unit the user may not change)
+   becomes a ``(row, column, reason)`` error. The same statement matches each row to
+   its existing posting (one join on the ``(source, reference)`` key), so scope is
+   checked on both ends of a change: the initiative the row names and the posting it
+   would overwrite.
+3. **Write** valid rows with one ``UPDATE`` (matched postings with a changed field, by
+   primary key) and one ``INSERT`` (new references); unchanged rows are not touched. pghistory's
    statement-level triggers record each statement's rows in one set-based insert, so
    the audit trail shows old and new, with the acting user from ``acting_as``.
 
@@ -277,6 +281,14 @@ _AMOUNT_FAST = """(translate(d.amount_text, '0123456789', '') IN ('', '.') AND C
 _AMOUNT_STRICT = r"d.amount_text ~ '^[+-]?[0-9]{1,12}([.][0-9]{1,2})?$'"
 
 
+def unit_scope_sql(acting_user) -> tuple[str, list[Any]]:
+    """The units whose postings ``acting_user`` may change, as an SQL condition on a
+    column (a ``str.format`` template: ``{}`` is the column) and its parameters."""
+    if has_global(acting_user, "finance.change_spendentry"):
+        return "TRUE", []
+    return "{} = ANY(%s)", [list(unit_ids_for(acting_user, "change"))]
+
+
 def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowError]]:
     """Check every staged row; returns ``(rows, rejected_rows, first errors)``.
 
@@ -286,13 +298,11 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
     the planner from copying the expressions into every rule that reads them), and the
     duplicate references come from one hash aggregate.
     """
-    if has_global(acting_user, "finance.change_spendentry"):
-        scope_sql, scope_params = "TRUE", []
-    else:
-        scope_sql, scope_params = (
-            "s.business_unit_id = ANY(%s)",
-            [list(unit_ids_for(acting_user, "change"))],
-        )
+    scope, scope_params = unit_scope_sql(acting_user)
+    scope_sql, existing_scope_sql = (
+        scope.format("s.business_unit_id"),
+        scope.format("s.existing_unit_id"),
+    )
     currencies = list(settings.CURRENCIES)
     cursor.execute("DROP TABLE IF EXISTS spend_checked")
     cursor.execute(
@@ -324,12 +334,18 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
             SELECT s.*,
                    CASE WHEN s.given_id IS NOT NULL THEN ii.id ELSE ic.id END AS initiative_id,
                    CASE WHEN s.given_id IS NOT NULL THEN ii.business_unit_id
-                        ELSE ic.business_unit_id END AS business_unit_id
+                        ELSE ic.business_unit_id END AS business_unit_id,
+                   e.id AS existing_id, e.business_unit_id AS existing_unit_id,
+                   e.posted_on AS e_posted_on, e.initiative_id AS e_initiative_id,
+                   e.kind AS e_kind, e.category AS e_category, e.amount AS e_amount,
+                   e.currency AS e_currency, e.vendor AS e_vendor
             FROM staged s
             LEFT JOIN portfolio_initiative ic ON ic.code = s.code
             LEFT JOIN portfolio_initiative ii ON ii.id = s.given_id
+            LEFT JOIN finance_spendentry e ON e.source = %s AND e.reference = s.reference
+                 AND NOT (e.reference = '')
         ), typed AS (
-            SELECT s.*, ({scope_sql}) AS in_scope,
+            SELECT s.*, ({scope_sql}) AS in_scope, ({existing_scope_sql}) AS existing_in_scope,
                    k.value AS kind, c.value AS category,
                    COALESCE(d.first_row, s.row_no) AS first_row
             FROM matched s
@@ -341,6 +357,13 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
         ), checked AS (
             SELECT t.row_no, t.initiative_id, t.business_unit_id, t.posted_on, t.kind,
                    t.category, t.amount, t.currency_text AS currency, t.vendor, t.reference,
+                   t.existing_id,
+                   t.existing_id IS NOT NULL AND (
+                       t.e_posted_on, t.e_initiative_id, t.existing_unit_id, t.e_kind,
+                       t.e_category, t.e_amount, t.e_currency, t.e_vendor
+                   ) IS DISTINCT FROM (
+                       t.posted_on, t.initiative_id, t.business_unit_id, t.kind, t.category,
+                       t.amount, t.currency_text, t.vendor) AS changed,
                    ARRAY_REMOVE(ARRAY[
                      CASE WHEN COALESCE(t.code, '') = '' AND t.given_id IS NULL
                           THEN 'initiative|is required'
@@ -370,13 +393,16 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
                           WHEN length(t.reference) > 100 THEN 'reference|is longer than 100 characters'
                           WHEN t.first_row <> t.row_no
                           THEN 'reference|' || quote_literal(t.reference) || ' appears again (first on row '
-                               || t.first_row || ')' END
+                               || t.first_row || ')'
+                          WHEN t.existing_id IS NOT NULL AND NOT t.existing_in_scope
+                          THEN 'reference|' || quote_literal(t.reference)
+                               || ' is already a posting of this source that you may not change' END
                    ], NULL) AS errors
             FROM typed t
         )
         SELECT *, cardinality(errors) = 0 AS ok FROM checked
         """,
-        [*scope_params, currencies, currencies],
+        [source, *scope_params, *scope_params, currencies, currencies],
     )
     cursor.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT ok) FROM spend_checked")
     total, rejected = cursor.fetchone()
@@ -401,32 +427,43 @@ _WRITE_LOCK = 0x5E4D
 _COMPARED = ("posted_on", "initiative_id", "kind", "category", "amount", "currency", "vendor")
 
 
+def lock_source(cursor, *, source: str) -> None:
+    """Writes to one source take turns (the lock lasts until commit). Taken before
+    :func:`validate` by an import that writes, so what validation found in the ledger
+    (which references exist, in which unit) is still true when :func:`write` runs."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_WRITE_LOCK, source])
+
+
 def write(cursor, *, source: str, batch_id: int | None, acting_user) -> tuple[int, int]:
     """Write the valid checked rows; returns ``(created, updated)``. Must run inside
-    ``acting_as(acting_user)`` (the audit events carry its context).
+    ``acting_as(acting_user)`` (the audit events carry its context), after
+    :func:`lock_source` and :func:`validate` in the same transaction.
 
-    Known references whose fields changed are UPDATEd, new ones INSERTed, unchanged
-    ones not touched at all (no lock, no dead tuple, no event). The audit events come
-    from pghistory's statement-level triggers, like every other write to the ledger:
-    each statement records all its rows with one ``INSERT ... SELECT`` from its
-    transition table, under the acting user's context.
+    Validation matched each row to its existing posting (``existing_id``) and rejected
+    the rows whose posting the user may not change, so: changed postings are UPDATEd by
+    primary key, new references INSERTed, unchanged ones not touched at all (no lock, no
+    dead tuple, no event). The UPDATE checks the posting's unit once more (a posting
+    moved to another unit meanwhile is left alone). The audit events come from
+    pghistory's statement-level triggers, like every other write to the ledger: each
+    statement records all its rows with one ``INSERT ... SELECT`` from its transition
+    table, under the acting user's context.
     """
-    # Writes to one source take turns (the lock lasts until commit): the next one's
-    # statements see this one's postings, so its anti-join below is exact and a plain
-    # INSERT suffices (ON CONFLICT's speculative insertion costs every row a second
-    # index probe and WAL record).
-    cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_WRITE_LOCK, source])
-    changed = " OR ".join(f"e.{c} IS DISTINCT FROM c.{c}" for c in _COMPARED)
+    # Idempotent within the transaction; the lock makes the anti-join that validation
+    # did exact, so a plain INSERT suffices (ON CONFLICT's speculative insertion costs
+    # every row a second index probe and WAL record).
+    lock_source(cursor, source=source)
+    scope, scope_params = unit_scope_sql(acting_user)
+    changed = " OR ".join(f"e.{c} IS DISTINCT FROM c.{c}" for c in (*_COMPARED, "business_unit_id"))
     sets = ", ".join(f"{c} = c.{c}" for c in (*_COMPARED, "business_unit_id"))
     cursor.execute(
         f"""
         UPDATE finance_spendentry e
         SET {sets}, import_batch_id = %s, updated_at = NOW()
         FROM spend_checked c
-        WHERE c.ok AND e.source = %s AND NOT (e.reference = '')
-          AND e.reference = c.reference AND ({changed})
+        WHERE c.ok AND c.changed AND e.id = c.existing_id AND e.source = %s
+          AND ({scope.format("e.business_unit_id")}) AND ({changed})
         """,
-        [batch_id, source],
+        [batch_id, source, *scope_params],
     )
     updated = cursor.rowcount
     cursor.execute(
@@ -438,33 +475,22 @@ def write(cursor, *, source: str, batch_id: int | None, acting_user) -> tuple[in
         SELECT NOW(), NOW(), c.business_unit_id, c.initiative_id, c.posted_on, c.kind,
                c.category, c.amount, c.currency, c.vendor, %s, c.reference, %s, %s
         FROM spend_checked c
-        WHERE c.ok AND NOT EXISTS (
-            SELECT 1 FROM finance_spendentry e
-            WHERE e.source = %s AND e.reference = c.reference AND NOT (e.reference = '')
-        )
+        WHERE c.ok AND c.existing_id IS NULL
         """,
-        [source, batch_id, acting_user.pk if acting_user else None, source],
+        [source, batch_id, acting_user.pk if acting_user else None],
     )
     created = cursor.rowcount
     return created, updated
 
 
-def preview_counts(cursor, *, source: str) -> tuple[int, int]:
-    """What :func:`write` would do, without writing: ``(created, updated)``."""
+def preview_counts(cursor) -> tuple[int, int]:
+    """What :func:`write` would do, without writing: ``(created, updated)``. Rows whose
+    posting the user may not change are rejected rows, counted in neither."""
     cursor.execute(
         """
-        SELECT COUNT(*) FILTER (WHERE e.id IS NULL),
-               COUNT(*) FILTER (WHERE e.id IS NOT NULL AND (
-                   e.posted_on, e.initiative_id, e.kind, e.category, e.amount, e.currency, e.vendor
-               ) IS DISTINCT FROM (
-                   c.posted_on, c.initiative_id, c.kind, c.category, c.amount, c.currency, c.vendor
-               ))
-        FROM spend_checked c
-        LEFT JOIN finance_spendentry e ON e.source = %s AND e.reference = c.reference
-             AND NOT (e.reference = '')
-        WHERE c.ok
-        """,
-        [source],
+        SELECT COUNT(*) FILTER (WHERE existing_id IS NULL), COUNT(*) FILTER (WHERE changed)
+        FROM spend_checked WHERE ok
+        """
     )
     return cursor.fetchone()
 
@@ -510,6 +536,8 @@ def run(
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("ANALYZE spend_staging")
+        if not dry_run:
+            lock_source(cursor, source=source)
         total, rejected, errors = validate(cursor, acting_user=acting_user, source=source)
         cursor.execute("ANALYZE spend_checked")
         outcome.timings["validate"] = time.perf_counter() - loaded
@@ -517,7 +545,7 @@ def run(
         preview = first_rows(cursor, preview_limit) if preview_limit else []
         valid = total - rejected
         if dry_run or (rejected and not keep_valid_rows):
-            created, updated = preview_counts(cursor, source=source)
+            created, updated = preview_counts(cursor)
             outcome.created, outcome.updated = created, updated
             outcome.unchanged = valid - created - updated
             return outcome, preview

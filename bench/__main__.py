@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["spend_import", "inventory"]
+BENCHMARKS = ["spend_import", "inventory", "focus_import"]
 
 
 def main(argv: list[str]) -> int:

@@ -34,3 +34,57 @@ class SpendEntryAdmin(ScopedAdmin):
     search_fields = ["reference", "vendor"]
     date_hierarchy = "posted_on"
     exclude = ["business_unit"]
+
+
+# --- FOCUS cloud bills: read here, changed in the app (finance/focus/services.py) ------------
+
+
+@admin.register(models.FocusLine)
+class FocusLineAdmin(ScopedAdmin):
+    list_display = ["charge_period_start", "provider", "service_name", "effective_cost"]
+    list_filter = ["provider", "charge_category", "service_category"]
+    readonly_fields = [f.name for f in models.FocusLine._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.FocusImport)
+class FocusImportAdmin(ScopedAdmin):
+    list_display = ["created_at", "filename", "focus_version", "status", "rows_total"]
+    readonly_fields = [f.name for f in models.FocusImport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.AllocationRule)
+class AllocationRuleAdmin(ScopedAdmin):
+    """Rules are edited in the app (versioned, re-allocating); read-only here."""
+
+    list_display = ["priority", "name", "active", "initiative", "version"]
+    readonly_fields = [f.name for f in models.AllocationRule._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.ServiceCategoryMapping)
+class ServiceCategoryMappingAdmin(ScopedAdmin):
+    list_display = ["service_category", "cost_category"]
+    readonly_fields = [f.name for f in models.ServiceCategoryMapping._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.FocusSettings)
+class FocusSettingsAdmin(ScopedAdmin):
+    list_display = ["cost_basis", "changed_by"]
+    readonly_fields = [f.name for f in models.FocusSettings._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -194,3 +194,13 @@ class SpendEntry(UnitOwned):
 
 def current_fiscal_year() -> int:
     return timezone.localdate().year
+
+
+# FOCUS cloud bills live in their own module; imported here so Django registers them.
+from finance.focus.models import (  # noqa: E402, F401
+    AllocationRule,
+    FocusImport,
+    FocusLine,
+    FocusSettings,
+    ServiceCategoryMapping,
+)

@@ -85,3 +85,6 @@ def spend_import_task(job_id: int) -> None:
         job_failed(job, message=f"Nothing was written. {summary}", report=report)
     else:
         job_succeeded(job, message=summary, report=report)
+
+
+from finance.focus.tasks import focus_import_task, focus_reallocate_task  # noqa: E402, F401

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from finance import views
+from finance.focus.urls import urlpatterns as focus_urlpatterns
 
 app_name = "finance"
 
@@ -15,4 +16,5 @@ urlpatterns = [
     path("spend/", views.spend_list, name="spend_list"),
     path("spend/new/", views.spend_create, name="spend_create"),
     path("spend/import/", views.spend_import, name="spend_import"),
+    *focus_urlpatterns,
 ]

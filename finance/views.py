@@ -74,8 +74,20 @@ def index(request):
             "can_enter": can_enter_spend(user),
             "can_import": services.can_import_spend(user),
             "reporting_currency": settings.REPORTING_CURRENCY,
+            **_focus_home(user),
         },
     )
+
+
+def _focus_home(user) -> dict:
+    """FOCUS cloud bills on the finance home: AI-service spend by provider."""
+    from finance.focus.selectors import ai_spend_by_provider
+    from finance.focus.services import can_view_focus
+
+    return {
+        "ai_by_provider": ai_spend_by_provider(user=user, year=current_fiscal_year()),
+        "can_view_focus": can_view_focus(user),
+    }
 
 
 # --- Budgets ----------------------------------------------------------------------------

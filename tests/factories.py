@@ -203,6 +203,80 @@ class SpendEntryFactory(_OfInitiative):
     reference = factory.Sequence(lambda n: f"REF-{n:06d}")
 
 
+class FocusImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.FocusImport
+
+    filename = "bill.csv"
+    focus_version = "1.3"
+    status = fin.FocusImport.Status.SUCCEEDED
+
+
+class AllocationRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.AllocationRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    tag_key = "ai-initiative"
+    initiative = factory.SubFactory(InitiativeFactory)
+
+
+class ServiceCategoryMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.ServiceCategoryMapping
+        django_get_or_create = ["service_category"]
+
+    service_category = factory.Sequence(lambda n: f"Custom category {n}")
+    cost_category = fin.CostCategory.COMPUTE
+
+
+class FocusSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = fin.FocusSettings
+        django_get_or_create = ["id"]
+
+    id = 1
+
+
+class FocusLineFactory(_OfInitiative):
+    """An allocated FOCUS line (pass ``initiative=None, business_unit=None`` for an
+    unallocated one)."""
+
+    class Meta:
+        model = fin.FocusLine
+
+    line_key = factory.Sequence(lambda n: f"{n:032x}")
+    content_hash = "0" * 32
+    row_no = factory.Sequence(lambda n: n + 2)
+    provider = "AWS"
+    billing_account_id = "100000000001"
+    billing_period_start = factory.LazyFunction(
+        lambda: timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    )
+    billing_period_end = factory.LazyAttribute(
+        lambda o: o.billing_period_start + dt.timedelta(days=31)
+    )
+    charge_period_start = factory.LazyAttribute(lambda o: o.billing_period_start)
+    charge_period_end = factory.LazyAttribute(
+        lambda o: o.billing_period_start + dt.timedelta(hours=1)
+    )
+    charge_category = "Usage"
+    charge_frequency = "Usage-Based"
+    billed_cost = Decimal("12.5")
+    effective_cost = Decimal("12.5")
+    billing_currency = "USD"
+    service_category = "AI and Machine Learning"
+    service_name = "Amazon Bedrock"
+    consumed_quantity = Decimal("100")
+    consumed_unit = "1K Tokens"
+    ai_model = "claude-sonnet"
+    token_type = "input"
+    token_count = Decimal("100000")
+    business_unit = factory.LazyAttribute(
+        lambda o: o.initiative.business_unit if o.initiative else None
+    )
+
+
 class AISystemFactory(_OfInitiative):
     class Meta:
         model = gov.AISystem

@@ -135,3 +135,6 @@ ROW_COLUMN_TO_FIELD = {"date": "posted_on"}
 def register(router) -> None:
     router.register("budgets", BudgetViewSet, basename="budget")
     router.register("spend-entries", SpendEntryViewSet, basename="spendentry")
+    from finance.focus.api import register as register_focus
+
+    register_focus(router)

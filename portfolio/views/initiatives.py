@@ -212,6 +212,9 @@ def _money(request, initiative):
         "currency": settings.REPORTING_CURRENCY,
     }
     context["reporting_currency"] = settings.REPORTING_CURRENCY
+    from finance.focus.selectors import initiative_ai_usage
+
+    context["ai_usage"] = initiative_ai_usage(user=user, initiative=initiative)
     return context
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from finance.models import Budget, SpendEntry
+from finance.models import Budget, FocusLine, SpendEntry
 from governance.models import (
     AccessReview,
     AccessReviewItem,
@@ -346,6 +346,12 @@ CASES: list[Case] = [
             {"initiative": c.initiative_b.pk, "decision": "hold", "rationale": "x"},
             "initiative",
         ),
+    ),
+    Case(
+        "focusline",
+        FocusLine,
+        lambda u: f.FocusLineFactory(initiative=_initiative(u)),
+        writer=None,
     ),
     Case("control", Control, lambda u: f.ControlFactory(), scoped=False, writer=None),
     # The audit trail is not a model with visible_to: its own tests cover it

@@ -70,6 +70,14 @@ CROSS_UNIT = {
     "finance:budget_approve": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},
     "finance:budget_reject": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},
     "finance:budget_amend": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},
+    # FOCUS records belong to no unit: a unit role gets 404 on every one of them.
+    "finance:focus_import_detail": lambda u: {"pk": f.FocusImportFactory().pk},
+    "finance:focus_rule_edit": lambda u: {
+        "pk": f.AllocationRuleFactory(initiative__business_unit=u).pk
+    },
+    "finance:focus_rule_delete": lambda u: {
+        "pk": f.AllocationRuleFactory(initiative__business_unit=u).pk
+    },
     "governance:gate": lambda u: {"initiative_pk": _initiative(u).pk},
     "governance:gate_stall_review": lambda u: {"initiative_pk": _initiative(u).pk},
     **{

@@ -557,12 +557,26 @@ class Command(BaseCommand):
                 self._money()
                 self._governance()
                 self._people()
+        self._cloud_bills()
         if "seed_gate_reviews" in get_commands():
             # Open gate reviews requested by the owners, so the PMO sees who is blocked and why.
             call_command("seed_gate_reviews", verbosity=0)
         if "run_periodic_jobs" in get_commands():
             call_command("run_periodic_jobs", no_email=True, verbosity=0)
         self._print_logins()
+
+    def _cloud_bills(self):
+        """A year of FOCUS cloud bills, imported and allocated as finance would (lazy
+        import: portfolio reaches finance only from here)."""
+        from finance.focus.demo import seed_focus_demo
+
+        seed_focus_demo(
+            acting_user=get_user_model().objects.get(username="finance"),
+            initiatives=Initiative.objects.exclude(
+                stage__in=["proof_of_concept", "killed", "retired"]
+            ).order_by("code")[:15],
+            today=self.today,
+        )
 
     # --- organisation -----------------------------------------------------------------
     def _user(self, username: str, first: str, last: str, *, staff: bool = False, groups=()):

@@ -17,7 +17,10 @@ vanished one a DELETE: the ledger's triggers (audit, rollups) see ordinary write
 
 from __future__ import annotations
 
-from finance.focus.models import LEDGER_SOURCE
+from finance.focus.models import DEFAULT_SERVICE_CATEGORIES, LEDGER_SOURCE
+
+#: The table's defaults, used for a ServiceCategory that has no row (the table's rows win).
+_DEFAULTS = ", ".join(f"('{k}', '{v}')" for k, v in DEFAULT_SERVICE_CATEGORIES.items())
 
 #: The spend import's advisory lock key for writes to one ledger source (imports.py).
 _LEDGER_LOCK = 0x5E4D
@@ -94,7 +97,7 @@ def sync_postings(cursor, *, cost_basis: str, acting_user_id: int | None) -> dic
                        AS posted_on,
                    CASE WHEN l.charge_frequency = 'One-Time' THEN 'one_time'
                         ELSE 'operational' END AS kind,
-                   COALESCE(m.cost_category, 'vendor') AS category,
+                   COALESCE(m.cost_category, dflt.cost_category, 'vendor') AS category,
                    l.billing_currency AS currency, COALESCE(NULLIF(l.provider, ''), 'Cloud')
                        AS provider,
                    l.charge_category, l.charge_class,
@@ -102,6 +105,8 @@ def sync_postings(cursor, *, cost_basis: str, acting_user_id: int | None) -> dic
             FROM finance_focusline l
             LEFT JOIN finance_servicecategorymapping m
                    ON m.service_category = l.service_category
+            LEFT JOIN (VALUES {_DEFAULTS}) dflt(service_category, cost_category)
+                   ON dflt.service_category = l.service_category
             WHERE l.initiative_id IS NOT NULL
             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
         ) g

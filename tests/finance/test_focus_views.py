@@ -322,3 +322,32 @@ def test_the_demo_year_of_cloud_bills_is_mostly_allocated_some_not(finance, unit
     assert lines.exclude(token_count=None).exists()
     assert lines.filter(charge_category="Credit").exists()
     assert SpendEntry.objects.filter(source="focus").exists()
+
+
+def test_the_service_category_table_and_cost_basis_drive_the_postings(
+    client, finance, initiative_a, run_jobs_inline, django_capture_on_commit_callbacks
+):
+    focus_import(
+        acting_user=finance,
+        file=io.BytesIO(
+            fd.csv_bytes(
+                [fd.line("10", effective="8", sub_account="acct-7", service_category="Storage")]
+            )
+        ),
+        filename="b.csv",
+    )
+    allocation_rule_create(
+        acting_user=finance, name="a", sub_account_id="acct-7", initiative=initiative_a
+    )
+    allocation_run(acting_user=finance)
+    entry = SpendEntry.objects.get(source="focus")
+    assert (entry.category, entry.amount) == ("data", D("8.00"))  # default table, EffectiveCost
+    client.force_login(finance)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("finance:focus_settings"),
+            {"action": "category", "service_category": "Storage", "cost_category": "tooling"},
+        )
+        client.post(reverse("finance:focus_settings"), {"action": "basis", "cost_basis": "billed"})
+    entry = SpendEntry.objects.get(source="focus")
+    assert (entry.category, entry.amount) == ("tooling", D("10.00"))

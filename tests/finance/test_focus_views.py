@@ -351,3 +351,24 @@ def test_the_service_category_table_and_cost_basis_drive_the_postings(
         client.post(reverse("finance:focus_settings"), {"action": "basis", "cost_basis": "billed"})
     entry = SpendEntry.objects.get(source="focus")
     assert (entry.category, entry.amount) == ("tooling", D("10.00"))
+
+
+@pytest.mark.parametrize(
+    "name,make",
+    [
+        ("finance:focus_rules", lambda: f.AllocationRuleFactory()),
+        ("finance:focus_index", lambda: f.FocusImportFactory()),
+    ],
+)
+def test_list_pages_query_count_is_flat(name, make, client, finance):
+    client.force_login(finance)
+
+    def count(n):
+        for _ in range(n):
+            make()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse(name)).status_code == 200
+        return len(queries)
+
+    count(1)
+    assert count(5) == count(45)

@@ -91,6 +91,31 @@ def test_each_providers_file_imports_allocates_and_reimports_with_exact_totals(
     assert list(SpendEntry.objects.filter(source="focus").values_list("id", "amount")) == before
     assert lines_total() == fd.csv_total(path, "EffectiveCost")
 
+    # The provider restates the period: 20 lines gone, one cost changed.
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    header = list(rows[0])
+    rows = rows[:-20]
+    rows[0]["EffectiveCost"] = str(D(rows[0]["EffectiveCost"] or 0) + D("1000.5"))
+    restated = tmp_path / "restated.csv"
+    with restated.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = focus_import(acting_user=finance, file=restated)
+    assert result.ok
+    assert result.record.report["rows"]["removed"] == 20
+    assert result.record.report["rows"]["changed"] == 1
+    assert FocusLine.objects.count() == 280
+    assert lines_total() == fd.csv_total(restated, "EffectiveCost")
+    for initiative, team in ((initiative_a, "team-data"), (initiative_b, "team-platform")):
+        expected = fd.csv_total(restated, "EffectiveCost", tagged(team))
+        assert lines_total(initiative=initiative) == expected
+        postings = SpendEntry.objects.filter(source="focus", initiative=initiative)
+        assert abs(ledger_total(initiative=initiative) - expected) <= D("0.005") * postings.count()
+
 
 def test_a_focus_1_2_file_is_detected_and_imported(tmp_path, finance):
     path = fd.toolkit_file(tmp_path, "aws", version="1.2", rows=50)

@@ -13,7 +13,9 @@ else
 SEED := seed_demo --if-empty
 endif
 
-.PHONY: run test install assets lint lock check-migrations bench clean
+# `make run` serves like production (gunicorn, DEBUG off); `make dev` runs Django's
+# auto-reloading server with DEBUG on.
+.PHONY: run dev test install assets lint lock check-migrations bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,11 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py $(SEED)
 	$(BIN)/python manage.py serve
+
+dev: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py $(SEED)
+	$(BIN)/python manage.py serve --dev
 
 test: install
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)

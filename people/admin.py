@@ -155,3 +155,17 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "status"]
     readonly_fields = [f.name for f in models.Job._meta.fields]
+
+
+@admin.register(models.Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """Written by the heartbeat task only; shown so an administrator can see it."""
+
+    list_display = ["name", "beat_at"]
+    readonly_fields = ["name", "beat_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

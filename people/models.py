@@ -296,3 +296,14 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.status == self.Status.SUCCEEDED else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class Heartbeat(models.Model):
+    """When a periodic heartbeat task last *ran* on a worker (not merely when beat sent it):
+    ``/healthz`` reads it to tell whether beat, the broker and a worker all work."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

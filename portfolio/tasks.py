@@ -386,11 +386,19 @@ def open_access_reviews(requested_by_id: int | None = None) -> dict[str, Any]:
     return access_reviews_open_run(requested_by=_user(requested_by_id))
 
 
-@shared_task(name="portfolio.tasks.heartbeat", ignore_result=True, time_limit=30)
+@shared_task(
+    name="portfolio.tasks.heartbeat", ignore_result=True, soft_time_limit=20, time_limit=30
+)
 def heartbeat(requested_by_id: int | None = None) -> str:
-    """Sent by beat every few minutes so ``/healthz`` can tell when beat last ran (its
-    ``PeriodicTask.last_run_at``) even between the daily jobs."""
-    return timezone.now().isoformat()
+    """Sent by beat every few minutes; a worker running it records the time, so
+    ``/healthz`` knows beat, the broker and a worker all work (not merely that beat sent
+    something). Both limits are set: a soft limit above the hard one makes Celery refuse
+    the task."""
+    from people.models import Heartbeat
+
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(name="beat", defaults={"beat_at": now})
+    return now.isoformat()
 
 
 def enqueue(task, *args) -> None:

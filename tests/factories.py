@@ -484,3 +484,12 @@ class UnitMembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     business_unit = factory.SubFactory(BusinessUnitFactory)
     role = ppl.UnitRole.MEMBER
+
+
+class HeartbeatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ppl.Heartbeat
+        django_get_or_create = ("name",)
+
+    name = "beat"
+    beat_at = factory.LazyFunction(timezone.now)

@@ -73,7 +73,8 @@ class ScopedWritePermission(permissions.BasePermission):
 
 
 class WriteRateThrottle(throttling.SimpleRateThrottle):
-    """Writes per token (per user for session clients); reads are not limited."""
+    """Writes per user, across all their tokens and sessions (a new token does not reset
+    the count); reads are not limited."""
 
     scope = "api_write"
 
@@ -84,9 +85,7 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
     def get_cache_key(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return None
-        if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
+        if request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
             ident = self.get_ident(request)

@@ -1,4 +1,7 @@
-"""The REST API: ``/api/v1/`` (versioned router), ``/api/schema/`` and ``/api/docs/``.
+"""The REST API: ``/api/v1/`` (versioned router), ``/api/schema/``, and its docs: Swagger
+UI at ``/api/docs/`` and Redoc at ``/api/redoc/``, both served from the
+drf-spectacular-sidecar package (no CDN; Swagger's init script is a separate request, so
+the Content-Security-Policy needs no inline script).
 
 Each app's ``api/views.py`` registers its own viewsets through ``register(router)``. The
 modules are named by string so this project-level URL conf does not make the
@@ -7,12 +10,16 @@ modules are named by string so this project-level URL conf does not make the
 
 from importlib import import_module
 
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import DefaultRouter
 
 from portfolio.api import schema  # noqa: F401  (registers the token auth scheme)
-from portfolio.api.docs import api_docs
 
 API_MODULES = (
     "people.api.views",
@@ -30,5 +37,14 @@ rollups = import_module("portfolio.api.rollups")
 urlpatterns = [
     path("v1/", include((router.urls + rollups.urlpatterns, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", api_docs, name="api-docs"),
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path(
+        "redoc/",
+        login_required(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
 ]

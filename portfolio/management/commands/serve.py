@@ -1,37 +1,91 @@
-"""Serve the app with a Celery worker and beat; Ctrl-C stops all three."""
+"""Serve the app with a Celery worker and beat; Ctrl-C stops all three.
+
+``manage.py serve`` (``make run``) serves like production: gunicorn with WhiteNoise,
+``DEBUG`` off, the app's own error pages. Its secret key is generated once into
+``VAR_DIR/secret_key`` unless ``SECRET_KEY`` is set. The cookies are not marked secure
+unless told, because this local server speaks plain HTTP on 127.0.0.1; behind TLS, set
+``SESSION_COOKIE_SECURE`` and ``CSRF_COOKIE_SECURE`` (see the README).
+``manage.py serve --dev`` (``make dev``) runs Django's auto-reloading development server
+with ``DEBUG`` on instead."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def _secret_key_file(var_dir: Path) -> Path:
+    path = Path(var_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path
+
+
+def plan(
+    *, addr: str, concurrency: int, dev: bool, var_dir: Path
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The three processes to start and the environment they share."""
+    python = sys.executable
+    celery = [python, "-m", "celery", "-A", "portfolio"]
+    env = os.environ.copy()
+    if dev:
+        env["DEBUG"] = "true"
+        web = [python, "manage.py", "runserver", addr]
+    else:
+        env["DEBUG"] = "false"
+        if not env.get("SECRET_KEY") and not env.get("SECRET_KEY_FILE"):
+            env["SECRET_KEY_FILE"] = str(_secret_key_file(var_dir))
+        env.setdefault("SESSION_COOKIE_SECURE", "false")
+        env.setdefault("CSRF_COOKIE_SECURE", "false")
+        workers = env.get("WEB_CONCURRENCY", "2")
+        web = [
+            python, "-m", "gunicorn", "portfolio.wsgi",
+            "--bind", addr,
+            "--workers", workers,
+            "--threads", env.get("GUNICORN_THREADS", "4"),
+            "--timeout", "120",
+            "--access-logfile", "-",
+        ]  # fmt: skip
+    commands = {
+        "web": web,
+        "worker": celery + ["worker", "-l", "info", f"--concurrency={concurrency}"],
+        "beat": celery + ["beat", "-l", "info"],
+    }
+    return commands, env
+
+
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat together (development)."
+    help = "Run the web server, a Celery worker and Celery beat together."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument(
+            "--dev", action="store_true", help="runserver with DEBUG on (auto-reload)"
+        )
 
-    def handle(self, *args, addr: str, concurrency: int, **options):
-        python = sys.executable
-        celery = [python, "-m", "celery", "-A", "portfolio"]
-        commands = {
-            "web": [python, "manage.py", "runserver", addr],
-            "worker": celery + ["worker", "-l", "info", f"--concurrency={concurrency}"],
-            "beat": celery + ["beat", "-l", "info"],
-        }
+    def handle(self, *args, addr: str, concurrency: int, dev: bool, **options):
+        commands, env = plan(
+            addr=addr, concurrency=concurrency, dev=dev, var_dir=Path(settings.VAR_DIR)
+        )
         procs: dict[str, subprocess.Popen] = {}
         for name, cmd in commands.items():
-            procs[name] = subprocess.Popen(cmd, env=os.environ.copy())
+            procs[name] = subprocess.Popen(cmd, env=env)
             self.stdout.write(f"started {name} (pid {procs[name].pid})")
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{addr}/ - press Ctrl-C to stop."))
+        mode = "development (DEBUG on)" if dev else "production mode (DEBUG off, gunicorn)"
+        self.stdout.write(
+            self.style.SUCCESS(f"Serving on http://{addr}/ in {mode} - press Ctrl-C to stop.")
+        )
 
         def stop(*_):
             for proc in procs.values():

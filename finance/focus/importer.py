@@ -43,11 +43,13 @@ _TS = (
     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 )
 
-_SAFE_FUNCTIONS = """
+_SAFE_FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION pg_temp.focus_num(v text) RETURNS numeric LANGUAGE plpgsql AS $$
-BEGIN RETURN round(v::numeric, 15); EXCEPTION WHEN others THEN RETURN NULL; END $$;
+BEGIN IF v !~ '{_NUM}' THEN RETURN NULL; END IF;
+RETURN round(v::numeric, 15); EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION pg_temp.focus_ts(v text) RETURNS timestamptz LANGUAGE plpgsql AS $$
-BEGIN RETURN v::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+BEGIN IF v !~ '{_TS}' THEN RETURN NULL; END IF;
+RETURN v::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION pg_temp.focus_json(v text) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN RETURN v::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$;
 """
@@ -81,19 +83,22 @@ def _checked_sql(staged: Staged, safe: bool) -> str:
         v = f"t.{name}_t"
         if safe:
             return f"pg_temp.focus_num({v})"
-        return f"CASE WHEN {v} ~ '{_NUM}' THEN round({v}::numeric, 15) END"
+        # A failed cast fails the statement and sends the whole check to the safe path;
+        # the guard keeps words PostgreSQL would read as numbers (NaN, Infinity) out.
+        return f"CASE WHEN translate(lower({v}), '0123456789.+-e', '') = '' THEN round({v}::numeric, 15) END"
 
     def ts(name):
         v = f"t.{name}_t"
         if safe:
             return f"pg_temp.focus_ts({v})"
-        return f"CASE WHEN {v} ~ '{_TS}' THEN {v}::timestamptz END"
+        # The guard keeps words PostgreSQL would read as times (now, epoch) out.
+        return f"CASE WHEN {v} LIKE '____-__-__%%' THEN {v}::timestamptz END"
 
     def js(name):
         v = f"t.{name}_t"
         if safe:
             return f"pg_temp.focus_json({v})"
-        return f"CASE WHEN {v} LIKE '{{%%' THEN {v}::jsonb END"
+        return f"{v}::jsonb"
 
     c = lambda name: _col(staged, name)  # noqa: E731
     has = staged.columns.__contains__
@@ -253,11 +258,11 @@ def _checked_sql(staged: Staged, safe: bool) -> str:
                    GROUP BY currency) fr ON fr.currency = t.currency_t
     ), keyed AS (
         SELECT k.*, cardinality(k.errors) = 0 AS ok,
-               md5(concat_ws('|', {identity})) AS identity_hash,
+               md5(concat_ws('|', {identity}))::uuid AS identity_hash,
                md5(concat_ws('|', {content})) AS content_hash
         FROM checked k
     )
-    SELECT q.*, md5(q.identity_hash || '#' || row_number() OVER (
+    SELECT q.*, md5(q.identity_hash::text || '#' || row_number() OVER (
                PARTITION BY q.identity_hash ORDER BY q.row_no)) AS line_key
     FROM keyed q
     """
@@ -278,9 +283,9 @@ def check(cursor, staged: Staged) -> Outcome:
         # A value the shape checks let through still failed to cast: check again with
         # casts that return NULL instead (a subtransaction per value: broken files only).
         cursor.execute("ROLLBACK TO SAVEPOINT focus_fast_check")
-        for statement in _SAFE_FUNCTIONS.split(";\n"):
+        for statement in _SAFE_FUNCTIONS.split("$$;\n"):
             if statement.strip():
-                cursor.execute(statement)
+                cursor.execute(statement + "$$")
         cursor.execute(_checked_sql(staged, safe=True), params)
     cursor.execute("RELEASE SAVEPOINT focus_fast_check")
     cursor.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT ok) FROM focus_checked")

@@ -363,3 +363,13 @@ def test_the_command_exits_non_zero_on_a_refused_file(tmp_path, finance, capsys)
         call_command("import_focus", str(path), "--user", "finance")
     assert "Row 2, BilledCost: 'x' is not a decimal number" in capsys.readouterr().out
     assert not AllocationRule.objects.exists()
+
+
+def test_words_postgresql_would_read_as_numbers_or_times_are_refused(finance):
+    rows = [fd.line("NaN"), fd.line("1") | {"ChargePeriodStart": "now"}]
+    errors = refused(finance, fd.csv_bytes(rows))
+    assert {(e["row"], e["column"]) for e in errors} == {
+        (2, "BilledCost"),
+        (2, "EffectiveCost"),
+        (3, "ChargePeriodStart"),
+    }

@@ -22,6 +22,7 @@ from portfolio.models import Initiative
 #: Files up to this size are previewed and imported in the request; larger ones in Celery.
 INLINE_LIMIT = 256 * 1024
 MAX_UPLOAD = 50 * 1024 * 1024
+MAX_MAPPING = 1024 * 1024
 
 
 def _is_pmo(user) -> bool:
@@ -39,6 +40,11 @@ class InventoryUploadForm(forms.Form):
         required=False,
         label="Keep the valid rows",
         help_text="Import the valid rows even if some are rejected (otherwise nothing is written)",
+    )
+    allow_missing_columns = forms.BooleanField(
+        required=False,
+        label="Go on although most mapped columns are missing",
+        help_text="Otherwise a file lacking most of the mapping's columns is refused",
     )
 
     def __init__(self, *args, **kwargs):
@@ -61,10 +67,12 @@ class InventoryUploadForm(forms.Form):
                 self.add_error("mapping", "Choose the mapping file.")
                 return data
             try:
-                text = upload.read().decode("utf-8")
-                data["mapping_text"], data["mapping_name"] = text, upload.name
-                data["mapping_obj"] = load_mapping(text=text, filename=upload.name)
-            except (UnicodeDecodeError, MappingError) as exc:
+                raw = upload.read(MAX_MAPPING + 1)
+                if len(raw) > MAX_MAPPING:
+                    raise MappingError("The mapping file is larger than 1 MB.")
+                data["mapping_obj"] = load_mapping(text=raw, filename=upload.name)
+                data["mapping_text"], data["mapping_name"] = raw.decode("utf-8-sig"), upload.name
+            except MappingError as exc:
                 self.add_error("mapping", str(exc))
         elif data.get("format"):
             data["mapping_obj"] = load_mapping(format_name=data["format"])
@@ -81,6 +89,7 @@ def inventory_import_view(request):
         upload = form.cleaned_data["file"]
         dry_run = request.POST.get("action") != "import"
         keep = form.cleaned_data["keep_valid_rows"]
+        allow_missing = form.cleaned_data["allow_missing_columns"]
         mapping: Mapping = form.cleaned_data["mapping_obj"]
         content = upload.read()
         if len(content) > INLINE_LIMIT:
@@ -94,6 +103,7 @@ def inventory_import_view(request):
                     "mapping_name": form.cleaned_data.get("mapping_name", ""),
                     "dry_run": dry_run,
                     "keep_valid_rows": keep,
+                    "allow_missing_columns": allow_missing,
                 },
                 input_file=(upload.name, content),
             )
@@ -109,6 +119,7 @@ def inventory_import_view(request):
                 mapping=mapping,
                 dry_run=dry_run,
                 keep_valid_rows=keep,
+                allow_missing_columns=allow_missing,
             )
         except InventoryFileError as exc:
             form.add_error("file", str(exc))

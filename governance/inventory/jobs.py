@@ -42,6 +42,7 @@ def run_inventory_job(job_id: int) -> None:
             mapping=mapping,
             dry_run=bool(params.get("dry_run")),
             keep_valid_rows=bool(params.get("keep_valid_rows")),
+            allow_missing_columns=bool(params.get("allow_missing_columns")),
             progress=progress,
         )
     except (InventoryFileError, MappingError, PermissionDenied) as exc:

@@ -2,7 +2,8 @@
 
 Copes with what real spreadsheets carry: UTF-8 with or without a byte-order mark,
 Windows-1252, UTF-16 with a BOM, quoted cells that span lines, a title or blank rows
-above the header, ``;`` or tab separators, and XLSX workbooks.
+above the header, ``;`` or tab separators, XLSX workbooks, repeated and blank headers,
+NUL characters; and JSON or JSON Lines records (nested keys flattened with ``.``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 XLSX_MAGIC = b"PK\x03\x04"
 
@@ -24,14 +27,18 @@ class InventoryFileError(ValueError):
 
 @dataclass
 class Table:
+    #: one unique key per column: the header, ``header (2)`` for its second occurrence,
+    #: ``column 7`` for a column without a header
     headers: list[str]
-    #: (spreadsheet row number, {header: raw cell}) for every non-blank row below the header
+    #: (spreadsheet row number, {key: raw cell}) for every non-blank row below the header
     rows: list[tuple[int, dict[str, str]]]
     encoding: str
     header_row: int
     blank_rows: int = 0
-    #: mapping column name -> header actually found in the file
-    columns: dict[str, str] = field(default_factory=dict)
+    #: the header texts as the file spells them, by position
+    original: list[str] = field(default_factory=list)
+    #: NUL characters removed from cells (PostgreSQL text cannot hold them)
+    nul_removed: int = 0
 
 
 _SPACE_RE = re.compile(r"\s+")
@@ -90,6 +97,10 @@ def _xlsx_rows(data: bytes, sheet: str | None) -> list[list[str]]:
         else:
             ws = wb.worksheets[0]
         return [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    except InventoryFileError:
+        raise
+    except Exception as exc:  # a damaged sheet inside a readable zip
+        raise InventoryFileError(f"This XLSX workbook cannot be read ({exc}).") from exc
     finally:
         wb.close()
 
@@ -109,68 +120,209 @@ def _csv_grids(text: str) -> Iterable[list[list[str]]]:
             raise InventoryFileError(f"The CSV file cannot be parsed: {exc}.") from exc
 
 
-def _find_header(grid, wanted: dict[str, set[str]], scan_rows: int) -> int | None:
+def find_column(headers: list[str], ref, aliases: dict[str, list[str]]) -> int | None:
+    """The position of ``ref`` (a ``ColumnRef``) among ``headers`` (normalised header
+    texts): its name or an alias, exactly or as a prefix, the ``occurrence``-th one."""
+    names = [normalise_header(n) for n in (ref.name, *aliases.get(ref.name, []))]
+    names = [n for n in names if n]
+    seen = 0
+    for i, header in enumerate(headers):
+        if not header:
+            continue
+        hit = any(header.startswith(n) for n in names) if ref.prefix else header in names
+        if hit:
+            seen += 1
+            if seen == ref.occurrence:
+                return i
+    return None
+
+
+def _find_header(grid, required, aliases, scan_rows: int) -> int | None:
     for i, row in enumerate(grid[:scan_rows]):
-        found = {normalise_header(c) for c in row}
-        if all(found & names for names in wanted.values()):
+        found = [normalise_header(c) for c in row]
+        if all(find_column(found, ref, aliases) is not None for ref in required):
             return i
     return None
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _flatten(record: Any, prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
+    out = {} if out is None else out
+    if isinstance(record, dict):
+        for k, v in record.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                _flatten(v, key, out)
+            else:
+                out[key] = _scalar(v)
+    else:
+        out[prefix or "value"] = _scalar(record)
+    return out
+
+
+def _json_grid(text: str, *, lines: bool, records: str | None) -> list[list[str]]:
+    """JSON (an array of objects, or the array at the ``records`` path) or JSON Lines
+    (one object per line) as a grid whose first row is the union of the flattened keys."""
+    if lines:
+        items = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except (ValueError, RecursionError) as exc:
+                raise InventoryFileError(f"Line {n} is not a JSON object: {exc}.") from exc
+    else:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise InventoryFileError(f"The file is not valid JSON: {exc}.") from exc
+        items = doc
+        for part in [p for p in (records or "").split(".") if p]:
+            if not isinstance(items, dict) or part not in items:
+                raise InventoryFileError(
+                    f"The JSON has no {records!r}: no key {part!r} on the way (the mapping's "
+                    "'records' path)."
+                )
+            items = items[part]
+        if isinstance(items, dict):
+            lists = [k for k, v in items.items() if isinstance(v, list)]
+            raise InventoryFileError(
+                "The JSON holds an object, not a list of records: say where the records are "
+                "with the mapping's 'records' key"
+                + (f" (lists found: {', '.join(lists[:5])})." if lists else ".")
+            )
+    if not isinstance(items, list):
+        raise InventoryFileError("The JSON records are not a list.")
+    flat = []
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise InventoryFileError(f"Record {i} is not an object (got {_scalar(item)[:40]!r}).")
+        flat.append(_flatten(item))
+    keys: dict[str, None] = {}
+    for rec in flat:
+        keys.update(dict.fromkeys(rec))
+    header = list(keys)
+    return [header, *([rec.get(k, "") for k in header] for rec in flat)]
+
+
+def _is_json(data: bytes, filename: str) -> str | None:
+    name = filename.lower()
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith(".json"):
+        return "json"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not name.endswith((".csv", ".txt", ".tsv")) and head[:1] in (b"[", b"{"):
+        return "jsonl" if head[:1] == b"{" and b"\n{" in data[:200000] else "json"
+    return None
+
+
+def unique_headers(headers: list[str]) -> list[str]:
+    """A key per column: repeated headers get `` (2)``, `` (3)``; blank ones ``column N``."""
+    out, counts = [], {}
+    for i, h in enumerate(headers):
+        h = (h or "").replace("\ufeff", "").replace("\x00", "").strip()
+        if not h:
+            out.append(f"column {i + 1}")
+            continue
+        counts[h] = counts.get(h, 0) + 1
+        out.append(h if counts[h] == 1 else f"{h} ({counts[h]})")
+    return out
 
 
 def read_table(
     data: bytes,
     *,
     filename: str = "",
-    required_columns: list[str],
+    required_columns: list,
     aliases: dict[str, list[str]] | None = None,
     scan_rows: int = 20,
     sheet: str | None = None,
+    records: str | None = None,
 ) -> Table:
     """Read ``data`` and find the header: the first row (within ``scan_rows``) holding every
-    required column (by name or alias, ignoring case and spacing)."""
+    required column (``ColumnRef`` or plain names; by name or alias, ignoring case and
+    spacing). JSON input has its keys as the header."""
+    from governance.inventory.mapping import ColumnRef
+
     if not data:
         raise InventoryFileError("The file is empty.")
-    wanted: dict[str, set[str]] = {}
-    for name in required_columns:
-        wanted[name] = {normalise_header(name)} | {
-            normalise_header(a) for a in (aliases or {}).get(name, [])
-        }
+    aliases = aliases or {}
+    required = [r if isinstance(r, ColumnRef) else ColumnRef(r) for r in required_columns]
     header_index = None
+    json_kind = _is_json(data, filename)
     if data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm")):
         grid = _xlsx_rows(data, sheet)
         encoding = "xlsx"
-        header_index = _find_header(grid, wanted, scan_rows)
+        header_index = _find_header(grid, required, aliases, scan_rows)
+    elif json_kind:
+        text, encoding = decode(data)
+        grid = _json_grid(text, lines=json_kind == "jsonl", records=records)
+        encoding = f"{json_kind} ({encoding})"
+        header_index = _find_header(grid, required, aliases, 1)
     else:
         text, encoding = decode(data)
         for grid in _csv_grids(text):
-            header_index = _find_header(grid, wanted, scan_rows)
+            header_index = _find_header(grid, required, aliases, scan_rows)
             if header_index is not None:
                 break
     if header_index is None:
-        raise InventoryFileError(
-            "No header row found in the first "
-            f"{scan_rows} rows: expected the columns {', '.join(required_columns)}."
-        )
-    headers = [(c or "").replace("\ufeff", "").strip() for c in grid[header_index]]
+        names = ", ".join(r.key for r in required)
+        where = "in the records" if json_kind else f"in the first {scan_rows} rows"
+        raise InventoryFileError(f"No header row found {where}: expected the columns {names}.")
+    original = [(c or "").replace("\ufeff", "").strip() for c in grid[header_index]]
+    headers = unique_headers(original)
     rows: list[tuple[int, dict[str, str]]] = []
     blank = 0
+    nul = 0
     width = len(headers)
     for offset, raw in enumerate(grid[header_index + 1 :], start=header_index + 2):
         if not any((c or "").strip() for c in raw):
             blank += 1
             continue
-        cells = list(raw) + [""] * (width - len(raw))
         record = {}
-        for h, value in zip(headers, cells, strict=False):
-            if h and h not in record:
-                record[h] = value if value is not None else ""
+        for i, value in enumerate(raw[:width]):
+            value = value or ""
+            if "\x00" in value:
+                nul += value.count("\x00")
+                value = value.replace("\x00", "")
+            if not original[i] and not value.strip():
+                continue  # a column without a header: kept only where it holds something
+            record[headers[i]] = _unmark(value)
+        for h in headers[len(raw) :]:
+            if not h.startswith("column "):
+                record[h] = ""
         if len(raw) > width and any((c or "").strip() for c in raw[width:]):
-            record["__extra__"] = "\t".join(raw[width:])
+            extra = "\t".join(raw[width:])
+            nul += extra.count("\x00")
+            record["__extra__"] = extra.replace("\x00", "")
         rows.append((offset, record))
     return Table(
-        headers=[h for h in headers if h],
+        headers=headers,
         rows=rows,
         encoding=encoding,
         header_row=header_index + 1,
         blank_rows=blank,
+        original=original,
+        nul_removed=nul,
     )
+
+
+_MARKED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def _unmark(value: str) -> str:
+    """A cell our own export neutralised (``'=HYPERLINK(...)``) reads back as it was."""
+    return value[1:] if value.startswith(_MARKED) else value

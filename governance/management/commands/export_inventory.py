@@ -1,4 +1,4 @@
-"""manage.py export_inventory OUT.csv|OUT.xlsx [--user USERNAME] [--unit CODE]"""
+"""manage.py export_inventory OUT.csv|OUT.xlsx [--mapping FILE] [--user USERNAME] [--unit CODE]"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.inventory.exporter import export_csv, export_queryset, export_xlsx
-from governance.inventory.mapping import BUILTIN_FORMATS, load_mapping
+from governance.inventory.mapping import BUILTIN_FORMATS, MappingError, load_mapping
 from portfolio.models import Initiative
 
 
@@ -18,12 +18,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("out", type=Path)
         parser.add_argument("--format", default="omb-2025", choices=sorted(BUILTIN_FORMATS))
+        parser.add_argument("--mapping", type=Path, help="Write in this mapping file's layout")
         parser.add_argument("--user", help="Export only what this user may see")
         parser.add_argument("--unit", help="Only this business unit (code) and its children")
         parser.add_argument("--source", help="Only initiatives imported from this source")
 
     def handle(self, *args, out: Path, **opts):
-        mapping = load_mapping(format_name=opts["format"])
+        try:
+            if opts["mapping"]:
+                mapping = load_mapping(
+                    text=opts["mapping"].read_bytes(), filename=opts["mapping"].name
+                )
+            else:
+                mapping = load_mapping(format_name=opts["format"])
+        except (MappingError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
         qs = Initiative.objects.all()
         if opts["user"]:
             user = get_user_model().objects.filter(username=opts["user"]).first()

@@ -14,8 +14,16 @@ from governance.inventory.reader import InventoryFileError
 
 
 def print_report(stdout, report: dict) -> None:
-    keys = ("rows_read", "created", "updated", "unchanged", "rejected")
-    stdout.write(", ".join(f"{k.replace('_', ' ')}: {report[k]}" for k in keys))
+    for warning in report.get("warnings", []):
+        stdout.write(f"WARNING: {warning}")
+    keys = ("rows_read", "created", "updated", "unchanged", "rejected", "skipped")
+    stdout.write(", ".join(f"{k.replace('_', ' ')}: {report.get(k, 0)}" for k in keys))
+    if report.get("refused"):
+        stdout.write(report["message"])
+        return
+    stdout.write(
+        "matched: " + (", ".join(f"{how} {n}" for how, n in report["matched"].items()) or "no rows")
+    )
     stdout.write(
         f"units created: {report['units_created']}, stage transitions: "
         f"{report['stage_transitions']}, risk assessments: "
@@ -23,13 +31,18 @@ def print_report(stdout, report: dict) -> None:
         f"attestations: {report['attestations_created']} new / "
         f"{report['attestations_updated']} changed"
     )
+    for name, c in report.get("fields", {}).items():
+        stdout.write(
+            f"  {name}: set {c['set']}, changed {c['changed']}, kept {c['kept']}, "
+            f"would have cleared {c['would_clear']}, cleared {c['cleared']}"
+        )
     for r in report["rejections"]:
         stdout.write(f"  row {r['row']}: {r['reason']}")
+    for r in report.get("skipped_rows", []):
+        stdout.write(f"  row {r['row']} skipped: {r['reason']}")
     for column, values in report["unmapped"].items():
         total = sum(values.values())
         stdout.write(f"  unmapped in {column}: {total} cells, {len(values)} distinct values")
-    if report["missing_columns"]:
-        stdout.write(f"  columns not in the file: {', '.join(report['missing_columns'])}")
     stdout.write(report["message"])
 
 
@@ -46,6 +59,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Write the valid rows even when some are rejected (default: all or nothing)",
         )
+        parser.add_argument(
+            "--allow-missing-columns",
+            action="store_true",
+            help="Import even when most of the mapped columns are not in the file",
+        )
         parser.add_argument("--user", help="Username the audit trail attributes the import to")
         parser.add_argument("--json", action="store_true", help="Print the full report as JSON")
 
@@ -53,7 +71,7 @@ class Command(BaseCommand):
         try:
             if opts["mapping"]:
                 mapping = load_mapping(
-                    text=opts["mapping"].read_text(encoding="utf-8"), filename=opts["mapping"].name
+                    text=opts["mapping"].read_bytes(), filename=opts["mapping"].name
                 )
             else:
                 mapping = load_mapping(format_name=opts["format"])
@@ -76,6 +94,7 @@ class Command(BaseCommand):
                 mapping=mapping,
                 dry_run=opts["dry_run"],
                 keep_valid_rows=opts["keep_valid_rows"],
+                allow_missing_columns=opts["allow_missing_columns"],
             )
         except InventoryFileError as exc:
             raise CommandError(str(exc)) from exc

@@ -45,3 +45,31 @@ def writes(queries) -> list[str]:
         for q in queries
         if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
+
+
+OMB_COLUMNS = [
+    "agency", "agency_name", "id", "use_case_name", "agency_bureau", "contact_email",
+    "is_withheld", "development_stage", "is_high_impact", "HI_justification", "topic_area",
+    "classification", "problem_solved", "benefits", "system_outputs", "operational_date",
+    "contracting_usage", "vendor_name", "have_ato", "system_name_ato", "data_description",
+    "link_to_data", "has_pii", "pia_url", "demographic_features", "has_custom_code", "code_url",
+    "hi_testing_conducted", "hi_assessment_completed", "hi_potential_impacts",
+    "hi_independent_review", "hi_ongoing_monitoring", "hi_training_established",
+    "hi_failsafe_presence", "hi_appeal_process", "hi_public_consultation",
+]  # fmt: skip
+
+
+def csv_bytes(rows: list[dict[str, str]], columns: list[str] | None = None) -> bytes:
+    """A CSV of ``rows`` with ``columns`` (default: the 36 OMB 2025 columns); a column
+    left out of ``columns`` is absent from the file, a key left out of a row is blank."""
+    columns = columns or OMB_COLUMNS
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row.get(c, "") for c in columns])
+    return out.getvalue().encode("utf-8")
+
+
+def without(columns: list[str], *dropped: str) -> list[str]:
+    return [c for c in columns if c not in dropped]

@@ -95,13 +95,35 @@ def test_initiatives_created_in_the_app_export_with_their_unit_and_code(omb, ini
 
 
 def test_the_xlsx_export_writes_text_never_formulas(omb, unit_a):
-    InitiativeFactory(code="AI-F", name="=HYPERLINK(1)", business_unit=unit_a)
+    InitiativeFactory(code="AI-F", name='=HYPERLINK("http://x.test","y")', business_unit=unit_a)
     body = export_xlsx(export_queryset(Initiative.objects.all()), omb)
     from openpyxl import load_workbook
 
     ws = load_workbook(io.BytesIO(body)).active
     cell = ws.cell(row=2, column=omb.export_columns.index("use_case_name") + 1)
-    assert cell.value == "=HYPERLINK(1)" and cell.data_type == "s"
+    assert cell.value == '\'=HYPERLINK("http://x.test","y")' and cell.data_type == "s"
+
+
+def test_the_csv_export_neutralises_formulas_in_every_text_cell(omb, unit_a):
+    InitiativeFactory(
+        code="AI-F",
+        name='=HYPERLINK("http://x.test","y")',
+        summary="+1 more",
+        problem="@SUM(A1)",
+        business_unit=unit_a,
+    )
+    row = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))[0]
+    assert row["use_case_name"] == '\'=HYPERLINK("http://x.test","y")'
+    assert row["benefits"] == "'+1 more"
+    assert row["problem_solved"] == "'@SUM(A1)"
+
+
+def test_a_neutralised_export_imports_back_as_it_was(omb, unit_a):
+    InitiativeFactory(code="AI-F", name="=1+1", business_unit=unit_a)
+    body = export_csv(export_queryset(Initiative.objects.all()), omb)
+    report = inventory_import(acting_user=None, data=body, filename="e.csv", mapping=omb)
+    assert report["created"] == 1
+    assert Initiative.objects.get(source=omb.source).name == "=1+1"
 
 
 def test_unit_lead_b_exports_only_unit_b(client, lead_b, initiative_a, initiative_b):

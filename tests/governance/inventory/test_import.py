@@ -153,7 +153,8 @@ def test_high_impact_and_minimum_practices_become_risk_assessment_and_attestatio
     assert Control.objects.filter(code__startswith="OMB-MP-").count() == 9
     triage = by_name("Case triage")
     ra = RiskAssessment.objects.get(initiative=triage)
-    assert ra.us_high_impact is True and ra.eu_tier == "unassessed"
+    assert ra.us_high_impact is True and ra.eu_tier == "high"  # the tier follows the answer
+    assert triage.risk_tier == "high"
     assert ra.business_unit_id == triage.business_unit_id
     statuses = dict(
         ControlAttestation.objects.filter(initiative=triage).values_list("control__code", "status")
@@ -260,9 +261,14 @@ def test_xlsx_with_a_title_row_imports_like_the_csv(omb):
 
 
 def test_windows_1252_file_with_header_on_second_line_imports(omb):
-    report = run(omb, data=(FILES / "cp1252_header_row2.csv").read_bytes(), filename="w.csv")
+    data = (FILES / "cp1252_header_row2.csv").read_bytes()
+    refused = run(omb, data=data, filename="w.csv")
+    assert refused["refused"] and "not in the file" in refused["message"]
+    assert Initiative.objects.count() == 0
+    report = run(omb, data=data, filename="w.csv", allow_missing_columns=True)
     assert (report["rows_read"], report["created"]) == (2, 2)
-    assert "is_high_impact" in report["missing_columns"]  # a partial layout is fine
+    assert "is_high_impact" in report["missing_columns"]  # a partial layout, said so
+    assert any("is_high_impact" in w for w in report["warnings"])
     cafe = Initiative.objects.get(source_key="EXA/EXA-1")
     assert cafe.name == "Café résumé screening – “pilot”"
     assert cafe.business_unit.name == "Office of Naïve Analysis"

@@ -510,7 +510,9 @@ def _field(name: str, spec: Any, where: str, default_type: str) -> Field:
     for i, fmt in enumerate(formats):
         if "%" not in fmt:
             raise MappingError(f"{where}.formats[{i}]: expected a strptime pattern like %Y-%m-%d.")
-    combine = _text(spec.get("combine", "any"), f"{where}.combine")
+    # A list without a value table is a list of texts: all of them, by default.
+    default_combine = "all" if ftype == "list" and not values else "any"
+    combine = _text(spec.get("combine", default_combine), f"{where}.combine")
     if combine not in COMBINES:
         raise MappingError(f"{where}.combine: expected one of {', '.join(COMBINES)}.")
     priority = _text_list(spec.get("priority", []), f"{where}.priority")

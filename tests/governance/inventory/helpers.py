@@ -73,3 +73,22 @@ def csv_bytes(rows: list[dict[str, str]], columns: list[str] | None = None) -> b
 
 def without(columns: list[str], *dropped: str) -> list[str]:
     return [c for c in columns if c not in dropped]
+
+
+def long_header_xlsx(data: bytes) -> bytes:
+    """The OMB CSV as the XLSX publication lays it out: a blank first row, then the long
+    question texts of OMB's data dictionary (``files/omb_2025_excel_headers.json``, from
+    ``../shared/data/us-federal-ai-inventory-2025/data_dictionary.json``) as headers."""
+    import json
+
+    headers = json.loads((FILES / "omb_2025_excel_headers.json").read_text(encoding="utf-8"))
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("AI Use Cases")
+    ws.append([])
+    ws.append([headers.get(c, c) for c in rows[0]])
+    for row in rows[1:]:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -73,3 +73,26 @@ def test_export_command_writes_the_omb_layout(tmp_path):
     out = tmp_path / "inv.csv"
     assert "Wrote 6 initiatives" in cmd("export_inventory", str(out))
     assert out.read_bytes().decode("utf-8-sig").startswith("agency,agency_name,id,")
+
+
+def test_the_federal_demo_dates_stages_from_the_file_and_takes_tiers_from_its_answers(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from governance.models import RiskAssessment
+
+    settings.DEBUG = True
+    cmd("seed_federal", "--path", SMALL, "--no-leads")
+    triage = Initiative.objects.get(name="Case triage")  # Deployed, operational 2024-10-01
+    assert timezone.localdate(triage.stage_entered_at) == dt.date(2024, 10, 1)
+    summariser = Initiative.objects.get(name="Document summariser")  # Pilot, 01/2024
+    assert timezone.localdate(summariser.stage_entered_at) == dt.date(2024, 1, 1)
+    # the tier comes from the file's answer, through a current risk assessment
+    assert triage.risk_tier == "high"
+    assert RiskAssessment.objects.get(initiative=triage, status="current").eu_tier == "high"
+    assert summariser.risk_tier == "minimal"
+    wildfire = Initiative.objects.get(name="Wildfire detection")  # presumed, determined not
+    assert wildfire.risk_tier == "limited"
+    grant = Initiative.objects.get(name="Grant reviewer assistant")  # nothing reported
+    assert grant.risk_tier == "unassessed"

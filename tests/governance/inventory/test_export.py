@@ -168,3 +168,85 @@ def test_export_query_count_is_the_same_for_5_and_50_rows(client, lead_a, unit_a
         assert len(rows_of(response.content)) == sum((5, 45)[: len(counts) + 1])
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_a_risk_assessment_changed_in_the_app_changes_the_exported_high_impact_answer(omb, pmo):
+    from governance.services import risk_assessment_record
+
+    imported(omb)
+    triage = Initiative.objects.get(name="Case triage")
+    row = next(
+        r
+        for r in rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
+        if r["id"] == "DOJ-0001"
+    )
+    assert row["is_high_impact"] == "High-impact"
+    risk_assessment_record(
+        acting_user=pmo,
+        initiative=triage,
+        eu_tier="minimal",
+        us_high_impact=False,
+        us_justification="Re-assessed: advisory only.",
+    )
+    row = next(
+        r
+        for r in rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))
+        if r["id"] == "DOJ-0001"
+    )
+    assert row["is_high_impact"] == "Not High-impact"
+    assert row["HI_justification"] == "Re-assessed: advisory only."
+
+
+def test_a_never_imported_initiative_exports_its_current_assessment_and_attestations(
+    omb, pmo, unit_a
+):
+    from governance.models import Control, ControlAttestation
+    from governance.services import risk_assessment_record
+
+    ini = InitiativeFactory(code="AI-N", name="Never imported", business_unit=unit_a)
+    risk_assessment_record(
+        acting_user=pmo, initiative=ini, eu_tier="high", us_high_impact=True,
+        us_justification="Rights-impacting.",
+    )  # fmt: skip
+    control = Control.objects.create(code="OMB-MP-1", name="Pre-deployment testing")
+    ControlAttestation.objects.create(
+        initiative=ini,
+        business_unit=unit_a,
+        control=control,
+        status="attested",
+        evidence="Test plan",
+    )
+    row = rows_of(export_csv(export_queryset(Initiative.objects.all()), omb))[0]
+    assert (row["id"], row["is_high_impact"], row["hi_testing_conducted"]) == (
+        "AI-N",
+        "High-impact",
+        "Yes",
+    )
+
+
+def test_the_export_can_be_written_in_another_mappings_layout(unit_a, unit_a_child):
+    from tests.governance.inventory.helpers import FILES
+
+    mapping = load_mapping(
+        text=(FILES / "custom_mapping.toml").read_text(), filename="custom_mapping.toml"
+    )
+    InitiativeFactory(
+        code="AI-X", name="Fraud", business_unit=unit_a_child, stage="initial_production"
+    )
+    rows = rows_of(export_csv(export_queryset(Initiative.objects.all()), mapping))
+    assert list(rows[0]) == [
+        "Division",
+        "Team",
+        "Ref",
+        "Project title",
+        "Phase",
+        "Go-live",
+        "Sourcing",
+        "Personal data",
+    ]
+    assert (rows[0]["Division"], rows[0]["Team"], rows[0]["Ref"]) == (
+        "RETAIL",
+        unit_a_child.name,
+        "AI-X",
+    )
+    assert rows[0]["Phase"] == "Production"

@@ -210,10 +210,11 @@ class _Planner:
             name = clean(self.cell(row, ref))
             if self.blank(name):
                 continue
+            name = name[:200]  # a unit's name holds 200 characters
             n = norm(name)
             if n in (norm(top_text), norm(top_name)) or (path and n == path[-1][1]):
                 continue  # "Bureau" = the agency itself
-            path.append((name[:200], n))
+            path.append((name, n))
 
         name_field = m.fields["name"]
         said = self.read(name_field, row)

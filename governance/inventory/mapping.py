@@ -678,7 +678,8 @@ def mapping_from_dict(doc: Any) -> Mapping:
         )
     unit_aliases = {}
     for code, spellings in _table(unit.get("aliases", {}), "unit.aliases").items():
-        unit_aliases[code] = _text_list(spellings, f"unit.aliases.{code}")
+        _text(code, "unit.aliases: a unit code", limit=40)
+        unit_aliases[code.strip().upper()] = _text_list(spellings, f"unit.aliases.{code}")
 
     fields: dict[str, Field] = {}
     data_fields: dict[str, Field] = {}

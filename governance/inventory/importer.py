@@ -701,6 +701,8 @@ def _empty_counts(total: int) -> dict[str, Any]:
         "fields": {},
         "units_created": 0,
         "stage_transitions": 0,
+        "stage_dates_from_file": 0,
+        "stage_dates_at_import": 0,
         "not_in_file": 0,
         "risk_assessments_created": 0,
         "risk_assessments_updated": 0,
@@ -803,6 +805,7 @@ def _apply(
         Initiative.objects.bulk_create(to_create[start : start + BATCH])
     for p, obj in zip(new_plans, to_create, strict=True):
         p.initiative_id = obj.pk
+    dated = sum(1 for obj in to_create if obj.stage_entered_at != now)
 
     ancestors = _ancestors(
         {by_id[p.initiative_id]["business_unit_id"] for p in plans if p.how != "new"}
@@ -878,6 +881,9 @@ def _apply(
     ra_counts = _apply_risk(plans, m, now, counts)
     at_counts = _apply_attestations(plans, m, now, counts)
     return {
+        # new initiatives whose stage is dated by the file, and those dated by the import
+        "stage_dates_from_file": dated,
+        "stage_dates_at_import": len(to_create) - dated,
         "stage_transitions": transitions,
         "not_in_file": absent,
         "fields": counts.as_dict(),

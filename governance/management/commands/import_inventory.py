@@ -31,6 +31,11 @@ def print_report(stdout, report: dict) -> None:
         f"attestations: {report['attestations_created']} new / "
         f"{report['attestations_updated']} changed"
     )
+    if report.get("created"):
+        stdout.write(
+            f"stage dates: {report['stage_dates_from_file']} from the file, "
+            f"{report['stage_dates_at_import']} not in the file (dated by the import)"
+        )
     for name, c in report.get("fields", {}).items():
         stdout.write(
             f"  {name}: set {c['set']}, changed {c['changed']}, kept {c['kept']}, "

@@ -105,3 +105,36 @@ def test_a_job_whose_import_is_refused_fails_with_the_reason(
     assert job.status == Job.Status.FAILED
     assert "4 rows were rejected" in job.message
     assert Initiative.objects.count() == 0
+
+
+def test_the_preview_shows_how_rows_match_and_missing_columns_prominently(client, pmo):
+    from tests.governance.inventory.helpers import OMB_COLUMNS, csv_bytes, without
+
+    client.force_login(pmo)
+    upload(client, action="import", keep=True)
+    columns = without(OMB_COLUMNS, "problem_solved", "benefits")
+    data = csv_bytes([{"agency": "DOJ", "id": "DOJ-0001", "use_case_name": "Case triage"}], columns)
+    response = upload(client, data=data)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="warning"' in body and "problem_solved" in body
+    assert "Rows matched to stored initiatives: id: 1" in body
+    assert Initiative.objects.get(name="Case triage").problem.startswith("Too many tips")
+
+
+def test_a_file_lacking_most_columns_is_refused_on_the_page_unless_told_to_go_on(client, pmo):
+    client.force_login(pmo)
+    data = b"agency,use_case_name\nDOJ,Case triage\n"
+    response = upload(client, action="import", data=data)
+    assert "Nothing was written" in response.content.decode()
+    assert not Initiative.objects.exists()
+    response = client.post(
+        reverse(URL),
+        {
+            "file": SimpleUploadedFile("f.csv", data),
+            "format": "omb-2025",
+            "action": "import",
+            "allow_missing_columns": "on",
+        },
+    )
+    assert response.status_code == 200 and Initiative.objects.count() == 1

@@ -663,6 +663,11 @@ def inventory_import(
             **counts,
         }
     )
+    if counts.get("stages_kept_ended"):
+        report["warnings"].append(
+            f"{len(counts['stages_kept_ended'])} ended initiatives (retired or killed) were "
+            "reported in another stage: an ended initiative does not move again; kept ended."
+        )
     if counts.get("match_notes"):
         report["warnings"].append(
             f"{len(counts['match_notes'])} rows could not be matched by name (several stored "
@@ -701,6 +706,7 @@ def _empty_counts(total: int) -> dict[str, Any]:
         "fields": {},
         "units_created": 0,
         "stage_transitions": 0,
+        "stages_kept_ended": [],
         "stage_dates_from_file": 0,
         "stage_dates_at_import": 0,
         "not_in_file": 0,
@@ -810,7 +816,7 @@ def _apply(
     ancestors = _ancestors(
         {by_id[p.initiative_id]["business_unit_id"] for p in plans if p.how != "new"}
     )
-    changed, stage_changes, changed_fields = [], [], set()
+    changed, stage_changes, changed_fields, ended = [], [], set(), []
     taken_keys = set(existing)
     for p in plans:
         if p.how == "new":
@@ -824,8 +830,10 @@ def _apply(
                 continue
             f = m.fields[fname]
             value = counts.merge(fname, row[fname], EMPTY[fname], said, f.clear)
-            if fname == "stage" and value == Stage.UNKNOWN:
-                value = row["stage"]  # never back to unknown
+            if fname == "stage" and not import_move_allowed(row["stage"], value):
+                if value != Stage.UNKNOWN:
+                    ended.append({"row": p.row, "stage": row["stage"], "reported": p.stage_raw})
+                value = row["stage"]
             desired[fname] = value
         # The unit: a blank lower level keeps a unit below the one the file names.
         unit_id = p.unit_id
@@ -885,12 +893,21 @@ def _apply(
         "stage_dates_from_file": dated,
         "stage_dates_at_import": len(to_create) - dated,
         "stage_transitions": transitions,
+        "stages_kept_ended": ended,
         "not_in_file": absent,
         "fields": counts.as_dict(),
         "match_notes": notes,
         **ra_counts,
         **at_counts,
     }
+
+
+def import_move_allowed(from_stage: str, to_stage: str) -> bool:
+    """Whether an import may move a stored stage to the one a file reports: never back to
+    unknown, and never out of an end (an ended initiative does not move again, as in the
+    gate decisions' table, ``portfolio.transitions`` in lane rules' design); any other
+    move is what the source says and is recorded as an ``import`` transition."""
+    return to_stage != Stage.UNKNOWN and (from_stage == to_stage or from_stage not in END_STAGES)
 
 
 def _ancestors(unit_ids: set[int]) -> dict[int, set[int]]:

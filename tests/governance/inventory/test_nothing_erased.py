@@ -171,3 +171,12 @@ def test_most_columns_missing_refuses_unless_told_to_go_on(omb):
     report = run(omb, csv_bytes(ROWS, columns), allow_missing_columns=True)
     assert report["applied"] and report["created"] == 2
     assert len(report["missing_columns"]) > 20
+
+
+def test_an_ended_initiative_is_not_moved_by_a_later_file_and_the_report_says_so(omb):
+    run(omb, csv_bytes([{**ROWS[0], "development_stage": "Retired"}]))
+    report = run(omb, csv_bytes([{**ROWS[0], "development_stage": "Pilot"}]), filename="2026.csv")
+    assert stored("Case triage").stage == "retired"
+    assert report["stage_transitions"] == 0
+    assert report["stages_kept_ended"][0]["stage"] == "retired"
+    assert any("does not move again" in w for w in report["warnings"])

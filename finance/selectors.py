@@ -544,14 +544,22 @@ class ValueRow:
         return self.realised_value is not None
 
 
-def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.date | None):
+def _value_rows(
+    *,
+    user,
+    by_unit: bool,
+    unit: BusinessUnit | None,
+    as_of: dt.date | None,
+    initiative_ids: list[int] | None = None,
+):
     as_of = _as_of(as_of)
-    spend_ids, spend_params = _ids_sql(
-        _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
-    )
-    meas_ids, meas_params = _ids_sql(
-        _scoped(Measurement.objects, user).filter(measured_on__lte=as_of)
-    )
+    spend = _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
+    measurements = _scoped(Measurement.objects, user).filter(measured_on__lte=as_of)
+    if initiative_ids is not None:
+        spend = spend.filter(initiative_id__in=initiative_ids)
+        measurements = measurements.filter(kpi__initiative_id__in=initiative_ids)
+    spend_ids, spend_params = _ids_sql(spend)
+    meas_ids, meas_params = _ids_sql(measurements)
     p = _Params(
         rep=settings.REPORTING_CURRENCY,
         one_time=CostKind.ONE_TIME.value,
@@ -592,6 +600,25 @@ def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.dat
         "(CASE WHEN k.direction = %(increase)s THEN m.value - k.baseline_value"
         " ELSE k.baseline_value - m.value END)"
     )
+    # Honest value: a KPI's level counts once per cadence period (its latest measurement
+    # in the period), so value follows time and the KPI's cadence, never the number of
+    # rows someone recorded. Value of a period = level above baseline x value per unit.
+    period = (
+        "date_trunc(CASE k.cadence WHEN 'weekly' THEN 'week' WHEN 'quarterly' THEN 'quarter'"
+        " ELSE 'month' END, m.measured_on)"
+    )
+    p.add(
+        f"""latest AS (
+        SELECT DISTINCT ON (m.kpi_id, {period})
+               m.kpi_id, m.measured_on, m.value
+        FROM portfolio_measurement m
+        JOIN portfolio_kpi k ON k.id = m.kpi_id
+        WHERE m.id IN ({meas_ids}) AND k.kind = %(business)s
+          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
+        ORDER BY m.kpi_id, {period}, m.measured_on DESC, m.id DESC
+    ),""",
+        meas_params,
+    )
     p.add(
         f"""value AS (
         SELECT {key_src.format(alias="k")} AS key, date_trunc('month', m.measured_on)::date AS month,
@@ -599,15 +626,12 @@ def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.dat
                    AS value,
                ARRAY_AGG(DISTINCT k.value_currency)
                    FILTER (WHERE {_rate_expr("k", "value_currency", "vr")} IS NULL) AS missing
-        FROM portfolio_measurement m
+        FROM latest m
         JOIN portfolio_kpi k ON k.id = m.kpi_id
         {_rate_join("k", "value_currency", "m.measured_on", "vr")}
         {bucket_join.format(alias="k")}
-        WHERE m.id IN ({meas_ids}) AND k.kind = %(business)s
-          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
         GROUP BY 1, 2
-    ),""",
-        meas_params,
+    ),"""
     )
     p.add(
         """monthly AS (
@@ -658,6 +682,8 @@ def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.dat
             )
     else:
         inits = _scoped(Initiative.objects, user)
+        if initiative_ids is not None:
+            inits = inits.filter(pk__in=initiative_ids)
         base_ids, base_params = _ids_sql(inits)
         unit_filter = (
             "AND i.business_unit_id IN (SELECT unit_id FROM buckets)" if unit is not None else ""
@@ -694,12 +720,24 @@ def _value_rows(*, user, by_unit: bool, unit: BusinessUnit | None, as_of: dt.dat
 
 
 def initiative_value(
-    *, user, unit: BusinessUnit | None = None, as_of: dt.date | None = None
+    *,
+    user,
+    unit: BusinessUnit | None = None,
+    as_of: dt.date | None = None,
+    initiative_ids: list[int] | None = None,
 ) -> list[ValueRow]:
-    """Per visible initiative (optionally within ``unit`` and its children): one-time,
-    operational and total cost to ``as_of``, realised value (None when not measured), ROI
-    and payback month. Every visible initiative appears, spending or not. One query."""
-    return _value_rows(user=user, by_unit=False, unit=unit, as_of=as_of)
+    """Per visible initiative (optionally within ``unit`` and its children, or only
+    ``initiative_ids``): one-time, operational and total cost to ``as_of``, realised value
+    (None when not measured), ROI and payback month. Every visible initiative appears,
+    spending or not. One query.
+
+    Realised value of a business KPI with a baseline and a value per unit: for each
+    cadence period (week, month or quarter) with a measurement, the latest measurement's
+    improvement over the baseline times the value per unit, converted at the rate of its
+    day. Recording the same level ten times in a month counts once."""
+    return _value_rows(
+        user=user, by_unit=False, unit=unit, as_of=as_of, initiative_ids=initiative_ids
+    )
 
 
 def unit_value(

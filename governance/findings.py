@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from governance import selectors
 from governance.models import (
@@ -70,9 +69,8 @@ def stalled_initiatives(*, today: dt.date) -> list[Finding]:
     judged at the start of ``today`` (so a limit of N days from day D is breached on
     D + N + 1, as in the other scans). Told to the unit's leads, the accountable
     executive and the PMO (a portfolio-wide concern)."""
-    now = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
     rows = (
-        selectors.stalled_initiatives(_system_reader(), now=now)
+        selectors.stalled_initiatives(_system_reader(), today=today)
         .annotate(accountable=role_user(Role.ACCOUNTABLE_EXECUTIVE, "pk"))
         .order_by("business_unit_id", "code")
         .values(
@@ -84,9 +82,11 @@ def stalled_initiatives(*, today: dt.date) -> list[Finding]:
             "stage_entered_at",
             "limit_days",
             "inactivity_days",
-            "last_activity",
+            "days_in_stage",
+            "days_idle",
             "past_limit",
             "inactive",
+            "stall_review_open",
             "accountable",
         )
     )
@@ -95,11 +95,14 @@ def stalled_initiatives(*, today: dt.date) -> list[Finding]:
     for r in rows:
         reasons = []
         if r["past_limit"]:
-            days = (today - timezone.localdate(r["stage_entered_at"])).days
-            reasons.append(f"{days} days in {labels[r['stage']].lower()} (limit {r['limit_days']})")
+            reasons.append(
+                f"{r['days_in_stage']} days in {labels[r['stage']].lower()} "
+                f"(limit {r['limit_days']})"
+            )
         if r["inactive"]:
-            days = (today - timezone.localdate(r["last_activity"])).days
-            reasons.append(f"no activity for {days} days (limit {r['inactivity_days']})")
+            reasons.append(f"no activity for {r['days_idle']} days (limit {r['inactivity_days']})")
+        if r["stall_review_open"]:
+            reasons.append("a stall review awaits its decision")
         findings.append(
             Finding(
                 kind="stalled_initiative",

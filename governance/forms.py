@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -296,6 +297,12 @@ class GateDecisionForm(forms.Form):
         max_digits=14,
         decimal_places=2,
         help_text="Kill or retire: left empty, it is the initiative's recorded spend.",
+    )
+    sunk_cost_currency = forms.ChoiceField(
+        label="Sunk cost currency",
+        required=False,
+        choices=[("", "—")] + [(c, c) for c in settings.CURRENCIES],
+        help_text="The currency of the sunk cost you enter.",
     )
     salvaged = forms.CharField(
         label="What is salvaged",

@@ -16,6 +16,7 @@ from governance import filters, forms, selectors, services
 from governance.models import GateReview, Standard
 from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER
 from portfolio.models import Assignment, Initiative
+from portfolio.outcomes import initiative_outcomes
 from portfolio.services import can_decide_gate
 from portfolio.views.listing import paginate, sort_queryset
 
@@ -192,6 +193,8 @@ def _review_page(request, review, *, decision_form=None, status=200):
             "spend_totals": spend,
             "fix_links": _fix_links(review.initiative) if is_open and can_edit else {},
             "history": selectors.object_history(review),
+            # Decided on outcomes: KPI progress, value versus cost, adoption, spend trend.
+            "outcomes": initiative_outcomes(user, review.initiative),
         },
         status=status,
     )
@@ -282,6 +285,7 @@ def gate_decide(request, pk: int):
                 rationale=d["rationale"],
                 waivers=form.waivers() if d["decision"] == "advance" else None,
                 sunk_cost=d["sunk_cost"],
+                sunk_cost_currency=d["sunk_cost_currency"],
                 salvaged=d["salvaged"],
                 lessons=d["lessons"],
             )

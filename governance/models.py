@@ -456,6 +456,12 @@ class GateReview(UnitOwned):
         on_delete=models.PROTECT,
         related_name="gate_review",
     )
+    # Stall reviews: decided by a deadline set by the stage's policy, else escalated
+    # (1: the accountable executive, 2: the PMO). Written by services and the chase task.
+    decision_due_on = models.DateField(null=True, blank=True)
+    reminded_on = models.DateField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalated_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -475,7 +481,10 @@ class GateReview(UnitOwned):
                 name="gate_decision_complete",
             ),
         ]
-        indexes = [models.Index(fields=["business_unit", "status"])]
+        indexes = [
+            models.Index(fields=["business_unit", "status"]),
+            models.Index(fields=["reason", "status", "decision_due_on"]),
+        ]
 
     def __str__(self) -> str:
         return f"Gate review #{self.pk}: {self.initiative_id} to {self.target_stage}"

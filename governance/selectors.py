@@ -12,22 +12,17 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
-    Case,
     Count,
-    DateTimeField,
     Exists,
     F,
+    FloatField,
     Func,
-    IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
-    When,
 )
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from governance.checks import RULES, evaluate_rules, stage_position
@@ -41,8 +36,8 @@ from governance.models import (
     Waiver,
 )
 from people.roles import AUDITOR, PMO
-from portfolio.choices import ACTIVE_STAGES, DEFAULT_STAGE_LIMIT_DAYS
-from portfolio.models import Initiative, Measurement, StagePolicy, StageTransition
+from portfolio.choices import ACTIVE_STAGES
+from portfolio.models import Initiative
 
 # --- Stage gates -------------------------------------------------------------------------
 
@@ -194,84 +189,31 @@ def blocking_criteria_for(reviews) -> dict[int, list[GateCriterionResult]]:
 # --- Stall rules ---------------------------------------------------------------------------
 
 
-def _days(expr):
-    return Func(expr, template="make_interval(days => %(expressions)s)")
-
-
-def stalled_initiatives(user, *, now: datetime | None = None) -> QuerySet[Initiative]:
-    """Active initiatives past their stage's time limit, or with no activity (no
-    measurement, spend, gate review or transition) for the stage's inactivity period.
-
-    Limits come from ``StagePolicy`` rows, falling back to the playbook's defaults; all
-    of it is one query. Each row carries ``limit_days``, ``inactivity_days``,
-    ``last_activity``, ``past_limit`` and ``inactive``."""
-    now = now or timezone.now()
-    policy = StagePolicy.objects.filter(stage=OuterRef("stage"))
-    default_limit = Case(
-        *[When(stage=stage, then=Value(days)) for stage, days in DEFAULT_STAGE_LIMIT_DAYS.items()],
-        default=Value(None),
-        output_field=IntegerField(),
+def stalled_initiatives(
+    user, *, now: datetime | None = None, today: date | None = None
+) -> QuerySet[Initiative]:
+    """Visible stalled initiatives by the one stall rule (``InitiativeQuerySet.with_stall``:
+    past the stage's limit, idle for its inactivity period by the business dates of the
+    records, or with a stall review awaiting its decision), judged on ``today`` (or the
+    day of ``now``). Each row carries ``limit_days``, ``inactivity_days``,
+    ``days_in_stage``, ``days_idle``, ``last_activity_on``, ``past_limit``, ``inactive``
+    and ``stall_review_open``, and the open stall review's deadline
+    (``decision_due_on``) and escalation level."""
+    if today is None:
+        today = timezone.localdate(now) if now is not None else timezone.localdate()
+    open_review = GateReview.objects.filter(
+        initiative_id=OuterRef("pk"), reason=GateReview.Reason.STALLED, status="open"
     )
-    inactivity_default = StagePolicy._meta.get_field("inactivity_days").default
-
-    def latest(qs, field_name):
-        return Subquery(
-            qs.order_by().values("initiative_id").annotate(m=Max(field_name)).values("m")[:1],
-            output_field=DateTimeField(),
-        )
-
-    last_measurement = Subquery(
-        Measurement.objects.filter(kpi__initiative_id=OuterRef("pk"))
-        .order_by()
-        .values("kpi__initiative_id")
-        .annotate(m=Max("created_at"))
-        .values("m")[:1],
-        output_field=DateTimeField(),
-    )
-    # finance.SpendEntry through its reverse relation "spend" (no finance import).
-    last_spend = Subquery(
-        Initiative.objects.filter(pk=OuterRef("pk"))
-        .annotate(m=Max("spend__created_at"))
-        .values("m")[:1],
-        output_field=DateTimeField(),
-    )
-    last_review = latest(GateReview.objects.filter(initiative_id=OuterRef("pk")), "requested_at")
-    last_transition = latest(
-        StageTransition.objects.filter(initiative_id=OuterRef("pk")), "decided_at"
-    )
-    qs = (
+    return (
         Initiative.objects.visible_to(user)
-        .filter(stage__in=ACTIVE_STAGES)
-        .exclude(status=Initiative.Status.CLOSED)
+        .stalled(today=today)
         .annotate(
-            limit_days=Coalesce(Subquery(policy.values("limit_days")[:1]), default_limit),
-            inactivity_days=Coalesce(
-                Subquery(policy.values("inactivity_days")[:1]), Value(inactivity_default)
-            ),
-            last_activity=Greatest(
-                F("stage_entered_at"),
-                Coalesce(last_measurement, F("stage_entered_at")),
-                Coalesce(last_spend, F("stage_entered_at")),
-                Coalesce(last_review, F("stage_entered_at")),
-                Coalesce(last_transition, F("stage_entered_at")),
-            ),
+            review_id=Subquery(open_review.values("pk")[:1]),
+            decision_due_on=Subquery(open_review.values("decision_due_on")[:1]),
+            escalation_level=Subquery(open_review.values("escalation_level")[:1]),
         )
-        .annotate(
-            past_limit=Case(
-                When(
-                    limit_days__isnull=False,
-                    stage_entered_at__lt=Value(now) - _days(F("limit_days")),
-                    then=Value(True),
-                ),
-                default=Value(False),
-            ),
-            inactive=Case(
-                When(last_activity__lt=Value(now) - _days(F("inactivity_days")), then=Value(True)),
-                default=Value(False),
-            ),
-        )
+        .select_related("business_unit")
     )
-    return qs.filter(Q(past_limit=True) | Q(inactive=True)).select_related("business_unit")
 
 
 # --- Model registry --------------------------------------------------------------------------
@@ -580,3 +522,48 @@ def audit_log(
 
 def attach_event_users(events) -> None:
     _attach_users(events)
+
+
+# --- Stall decisions ---------------------------------------------------------------------
+
+
+def overdue_stall_decisions(user, *, today: date | None = None) -> QuerySet[GateReview]:
+    """Open stall reviews past their decision deadline, oldest deadline first, with
+    ``days_overdue``."""
+    from portfolio.querysets import days_between
+
+    today = today or timezone.localdate()
+    return (
+        GateReview.objects.visible_to(user)
+        .filter(
+            reason=GateReview.Reason.STALLED,
+            status=GateReview.Status.OPEN,
+            decision_due_on__lt=today,
+        )
+        .annotate(days_overdue=days_between(Value(today), F("decision_due_on")))
+        .select_related("initiative", "business_unit")
+        .order_by("decision_due_on", "pk")
+    )
+
+
+def stall_decision_times(user) -> list[dict]:
+    """Per unit: decided stall reviews, and the median and 90th percentile of the days
+    from asking to deciding. One query."""
+    from portfolio.querysets import PercentileCont
+
+    days = Func(
+        F("decided_at") - F("requested_at"),
+        template="EXTRACT(EPOCH FROM %(expressions)s) / 86400.0",
+        output_field=FloatField(),
+    )
+    return list(
+        GateReview.objects.visible_to(user)
+        .filter(reason=GateReview.Reason.STALLED, status=GateReview.Status.DECIDED)
+        .values("business_unit_id", "business_unit__name")
+        .annotate(
+            decided=Count("pk"),
+            median_days=PercentileCont(days, 0.5),
+            p90_days=PercentileCont(days, 0.9),
+        )
+        .order_by("business_unit__name")
+    )

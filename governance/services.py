@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import DateField, F, Func, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from governance.checks import RULES
@@ -27,10 +30,11 @@ from governance.selectors import Checklist, compute_checklist
 from people.audit import acting_as
 from people.errors import SeparationOfDutiesError
 from people.models import BusinessUnit, UnitMembership
+from people.roles import PMO
 from people.scoping import has_global, unit_ids_for
 from people.services import membership_revoke
 from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER, RiskTier, Stage
-from portfolio.models import Assignment, Initiative, StageTransition
+from portfolio.models import Assignment, Initiative, StagePolicy, StageTransition
 from portfolio.services import can_decide_gate, stage_decide
 
 
@@ -206,7 +210,6 @@ def gate_review_request(
             request_note=note,
         )
         _write_snapshot(review)
-        Initiative.objects.filter(pk=initiative.pk).update(last_activity_at=now)
     return review
 
 
@@ -236,8 +239,6 @@ def gate_evidence_give(
         row.met = True
         row.detail = ""
         row.save(update_fields=["evidence", "evidence_by", "met", "detail", "updated_at"])
-        review.initiative.last_activity_at = timezone.now()
-        review.initiative.save(update_fields=["last_activity_at", "updated_at"])
     return row
 
 
@@ -251,9 +252,10 @@ def gate_checklist_refresh(*, acting_user=None, review: GateReview) -> Checklist
         return _write_snapshot(review)
 
 
-def _sunk_cost(initiative: Initiative) -> Decimal | None:
-    """Total spend, read through finance's reverse relation ``spend`` (no finance import).
-    Several currencies cannot be added without rates: the decider enters the figure."""
+def _sunk_cost(initiative: Initiative) -> tuple[Decimal, str]:
+    """Total spend and its currency, read through finance's reverse relation ``spend``
+    (no finance import). Several currencies cannot be added without rates: the decider
+    enters the figure and its currency."""
     totals = list(
         Initiative.objects.filter(pk=initiative.pk, spend__isnull=False)
         .values("spend__currency")
@@ -261,13 +263,13 @@ def _sunk_cost(initiative: Initiative) -> Decimal | None:
         .values_list("spend__currency", "total")
     )
     if not totals:
-        return Decimal("0.00")
+        return Decimal("0.00"), settings.REPORTING_CURRENCY
     if len(totals) > 1:
         listed = ", ".join(f"{total} {cur}" for cur, total in totals)
         raise ValidationError(
             {"sunk_cost": f"Spend is in several currencies ({listed}); enter the sunk cost."}
         )
-    return totals[0][1]
+    return totals[0][1], totals[0][0]
 
 
 def spend_totals(initiative: Initiative) -> list[tuple[str, Decimal]]:
@@ -290,6 +292,7 @@ def gate_decide(
     waivers: dict[int, dict] | None = None,
     to_stage: str | None = None,
     sunk_cost: Decimal | None = None,
+    sunk_cost_currency: str = "",
     salvaged: str = "",
     lessons: str = "",
     today: date | None = None,
@@ -379,7 +382,7 @@ def gate_decide(
         elif waivers:
             raise ValidationError({"waivers": "Waivers only apply when advancing."})
         if decision in (Decision.KILL, Decision.RETIRE) and sunk_cost is None:
-            sunk_cost = _sunk_cost(initiative)
+            sunk_cost, sunk_cost_currency = _sunk_cost(initiative)
         transition = stage_decide(
             acting_user=acting_user,
             initiative=initiative,
@@ -387,6 +390,7 @@ def gate_decide(
             rationale=rationale,
             to_stage=to_stage,
             sunk_cost=sunk_cost if decision in (Decision.KILL, Decision.RETIRE) else None,
+            sunk_cost_currency=sunk_cost_currency,
             salvaged=salvaged,
             lessons=lessons,
         )
@@ -430,6 +434,8 @@ def gate_review_open_for_stall(
         raise ValidationError("This initiative already has a gate review awaiting a decision.")
     order = STAGE_ORDER.get(initiative.stage)
     target = ACTIVE_STAGES[order + 1] if order + 1 < len(ACTIVE_STAGES) else initiative.stage
+    today = timezone.localdate(now) if now is not None else timezone.localdate()
+    due = today + timedelta(days=stall_decision_days(initiative.stage))
     with acting_as(acting_user):
         review = GateReview.objects.create(
             initiative=initiative,
@@ -439,10 +445,161 @@ def gate_review_open_for_stall(
             target_stage=target,
             requested_by=acting_user,
             requested_at=timezone.now(),
-            request_note="Stalled: decide to advance, hold, pivot, kill or retire.",
+            request_note=(
+                f"Stalled: decide to advance, hold, pivot, kill or retire by {due:%d %b %Y}."
+            ),
+            decision_due_on=due,
         )
         _write_snapshot(review)
     return review
+
+
+def stall_decision_days(stage: str) -> int:
+    """Days a stall review of an initiative in ``stage`` has to be decided (the PMO's
+    ``StagePolicy.decision_days``, else the field's default)."""
+    row = StagePolicy.objects.filter(stage=stage).values_list("decision_days", flat=True).first()
+    return row if row is not None else StagePolicy._meta.get_field("decision_days").default
+
+
+@dataclass(frozen=True)
+class StallChase:
+    reminded: list[int]
+    to_executive: list[int]
+    to_pmo: list[int]
+    notifications: int
+
+
+@transaction.atomic
+def stall_decisions_chase(*, today: date | None = None, send_email: bool = True) -> StallChase:
+    """Remind and escalate open stall reviews; idempotent, safe to run any number of times
+    a day (the periodic task runs it daily).
+
+    - ``reminder_days`` (stage policy) before the deadline: the unit's leads and the
+      accountable executive are reminded, once (``reminded_on``).
+    - On the deadline: escalated to the accountable executive (level 1), once; a review
+      with no accountable executive goes straight to the PMO.
+    - ``reminder_days`` after the deadline, still undecided: escalated to the PMO
+      (level 2), once.
+    Each step is one set-based UPDATE ... RETURNING, so two runs cannot both send it."""
+    from people.notifications import notify
+    from portfolio.findings import Finding, initiative_url
+    from portfolio.tasks import findings_to_drafts
+
+    today = today or timezone.localdate()
+    default_reminder = StagePolicy._meta.get_field("reminder_days").default
+    reminder = Coalesce(
+        Subquery(
+            StagePolicy.objects.filter(stage=OuterRef("from_stage")).values("reminder_days")[:1]
+        ),
+        Value(default_reminder),
+    )
+    executive = Subquery(
+        Assignment.objects.filter(
+            initiative_id=OuterRef("initiative_id"),
+            role=Assignment.Role.ACCOUNTABLE_EXECUTIVE,
+        ).values("user_id")[:1]
+    )
+    open_stall = GateReview.objects.filter(
+        status=GateReview.Status.OPEN,
+        reason=GateReview.Reason.STALLED,
+        decision_due_on__isnull=False,
+    ).annotate(reminder_days=reminder, executive_id=executive)
+
+    def due_plus(days):
+        return Func(
+            F("decision_due_on"),
+            days,
+            template="(%(expressions)s)",
+            arg_joiner=" + ",
+            output_field=DateField(),
+        )
+
+    def take(qs, **changes) -> list[dict]:
+        rows = list(
+            qs.values(
+                "pk",
+                "initiative_id",
+                "business_unit_id",
+                "decision_due_on",
+                "executive_id",
+                "initiative__code",
+                "initiative__name",
+            )
+        )
+        if rows:
+            GateReview.objects.filter(pk__in=[r["pk"] for r in rows]).update(
+                **changes, updated_at=timezone.now()
+            )
+        return rows
+
+    remind = take(
+        open_stall.annotate(remind_from=due_plus(-F("reminder_days"))).filter(
+            reminded_on__isnull=True, decision_due_on__gt=today, remind_from__lte=today
+        ),
+        reminded_on=today,
+    )
+    executive_rows = take(
+        open_stall.filter(
+            escalation_level__lt=1, decision_due_on__lte=today, executive_id__isnull=False
+        ),
+        escalation_level=1,
+        escalated_on=today,
+    )
+    pmo_rows = take(
+        open_stall.annotate(due_plus_grace=due_plus(F("reminder_days"))).filter(
+            Q(escalation_level__lt=2, decision_due_on__lte=today)
+            & (Q(executive_id__isnull=True) | Q(due_plus_grace__lte=today))
+        ),
+        escalation_level=2,
+        escalated_on=today,
+    )
+
+    findings = []
+    for r in remind:
+        findings.append(
+            Finding(
+                kind="stall_decision_due",
+                key=f"stall_decision:{r['pk']}:reminder",
+                business_unit_id=r["business_unit_id"],
+                title=f"{r['initiative__code']}: stall decision due {r['decision_due_on']:%d %b %Y}",
+                body="Decide to advance, hold, pivot, kill or retire before the deadline.",
+                url=initiative_url(r["initiative_id"]),
+                user_ids=(r["executive_id"],) if r["executive_id"] else (),
+            )
+        )
+    for r in executive_rows:
+        findings.append(
+            Finding(
+                kind="stall_decision_overdue",
+                key=f"stall_decision:{r['pk']}:executive",
+                business_unit_id=r["business_unit_id"],
+                title=f"{r['initiative__code']}: stall decision overdue since "
+                f"{r['decision_due_on']:%d %b %Y}",
+                body="Escalated to you as the accountable executive.",
+                url=initiative_url(r["initiative_id"]),
+                user_ids=(r["executive_id"],),
+            )
+        )
+    for r in pmo_rows:
+        findings.append(
+            Finding(
+                kind="stall_decision_overdue",
+                key=f"stall_decision:{r['pk']}:pmo",
+                business_unit_id=r["business_unit_id"],
+                title=f"{r['initiative__code']}: stall decision overdue since "
+                f"{r['decision_due_on']:%d %b %Y}",
+                body="Escalated to the PMO: nobody has decided.",
+                url=initiative_url(r["initiative_id"]),
+                groups=(PMO,),
+            )
+        )
+    created = notify(drafts=findings_to_drafts(findings, period="once"), send_email=send_email)
+    return StallChase(
+        reminded=[r["pk"] for r in remind],
+        to_executive=[r["pk"] for r in executive_rows],
+        to_pmo=[r["pk"] for r in pmo_rows],
+        notifications=len(created),
+    )
 
 
 @transaction.atomic
@@ -568,7 +725,6 @@ def incident_report(
             review_due=review_due,
             timeline=[_timeline_entry(acting_user, f"Reported ({severity}).")],
         )
-        Initiative.objects.filter(pk=initiative.pk).update(last_activity_at=timezone.now())
         if severity in SEVERE:
             _severe_incident_followup(acting_user, incident, initiative)
     return incident

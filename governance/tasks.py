@@ -37,3 +37,28 @@ def refresh_gate_checklists_task(self, review_ids: list[int] | None = None) -> i
             continue
         done += 1
     return done
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=3,
+    default_retry_delay=60,
+    name="governance.stall_decisions_chase",
+)
+def stall_decisions_chase_task(self, today: str | None = None) -> dict:
+    """Daily: remind the deciders of stall reviews nearing their deadline and escalate
+    overdue ones (accountable executive, then PMO). Idempotent: each step is recorded on
+    the review in the same transaction as its notifications."""
+    import datetime as dt
+
+    from governance.services import stall_decisions_chase
+
+    day = dt.date.fromisoformat(today) if today else None
+    result = stall_decisions_chase(today=day)
+    return {
+        "reminded": len(result.reminded),
+        "to_executive": len(result.to_executive),
+        "to_pmo": len(result.to_pmo),
+        "notifications": result.notifications,
+    }

@@ -141,12 +141,20 @@ def index(request):
 
 @login_required
 def stalled_list(request):
+    """Every stalled initiative by the one stall rule, any active stage (or ``?stage=``),
+    with its open stall review's deadline, and the decision times per unit."""
+    from portfolio.choices import ACTIVE_STAGES
+
     qs = selectors.stalled_initiatives(request.user)
+    stage = request.GET.get("stage", "")
+    if stage in ACTIVE_STAGES:
+        qs = qs.filter(stage=stage)
     sorts = {
         "code": "code",
         "stage": "stage",
         "entered": "stage_entered_at",
-        "activity": "last_activity",
+        "activity": "last_activity_on",
+        "due": "decision_due_on",
     }
     page_obj = paginate(request, sort_queryset(qs, request, sorts, default="entered"))
     # Who may ask for a decision: global gate deciders, or leads of the row's unit.
@@ -160,10 +168,21 @@ def stalled_list(request):
             status="open", initiative_id__in=[i.pk for i in page_obj.object_list]
         ).values_list("initiative_id", flat=True)
     )
+    today = timezone.localdate()
     for i in page_obj.object_list:
         i.can_ask = (global_decider or i.business_unit_id in managed) and i.pk not in open_ids
         i.has_open_review = i.pk in open_ids
-    return render(request, "governance/stalled_list.html", {"page_obj": page_obj})
+        i.overdue = bool(i.decision_due_on and i.decision_due_on < today)
+    return render(
+        request,
+        "governance/stalled_list.html",
+        {
+            "page_obj": page_obj,
+            "stage": stage,
+            "stages": [(s.value, s.label) for s in ACTIVE_STAGES],
+            "decision_times": selectors.stall_decision_times(user),
+        },
+    )
 
 
 @login_required

@@ -9,14 +9,20 @@ the event tables themselves.
 import pghistory
 
 
-def audited(model):
+def audited(model=None, *, exclude: tuple[str, ...] = ()):
     """Track every insert, update and delete of ``model`` (fresh trackers per model:
-    pghistory binds a tracker to the model it first decorates)."""
-    return pghistory.track(
-        pghistory.InsertEvent(),
-        pghistory.UpdateEvent(),
-        pghistory.DeleteEvent(),
-    )(model)
+    pghistory binds a tracker to the model it first decorates). ``exclude`` leaves out
+    fields the database derives itself (an update of only those writes no event)."""
+
+    def decorate(cls):
+        return pghistory.track(
+            pghistory.InsertEvent(),
+            pghistory.UpdateEvent(),
+            pghistory.DeleteEvent(),
+            **({"exclude": list(exclude)} if exclude else {}),
+        )(cls)
+
+    return decorate(model) if model is not None else decorate
 
 
 def acting_as(user):

@@ -85,4 +85,19 @@ class IntegrationPointAdmin(ScopedAdmin):
 
 @admin.register(models.StagePolicy)
 class StagePolicyAdmin(ScopedAdmin):
-    list_display = ["stage", "limit_days", "inactivity_days"]
+    list_display = ["stage", "limit_days", "inactivity_days", "decision_days", "reminder_days"]
+
+
+@admin.register(models.ScorecardSnapshot)
+class ScorecardSnapshotAdmin(ScopedAdmin):
+    """Written by the monthly task; read-only here (the trend is evidence)."""
+
+    list_display = ["business_unit", "month"]
+    list_filter = ["month"]
+    readonly_fields = ["business_unit", "month", "scores"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -24,7 +24,9 @@ INITIATIVE_COLUMNS = [
     ("owner_name", "Requirements owner"),
     ("stage_entered_at", "In stage since"),
     ("started_on", "Started on"),
-    ("last_activity_at", "Last activity"),
+    ("last_activity_on", "Last activity"),
+    ("days_in_stage", "Days in stage"),
+    ("stalled", "Stalled"),
 ]
 
 # Spreadsheet apps execute cells starting with these; prefix them (CSV/formula injection).

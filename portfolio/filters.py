@@ -47,10 +47,16 @@ class InitiativeFilter(django_filters.FilterSet):
     owner = django_filters.ModelChoiceFilter(
         queryset=_owners, label="Owner", method="owned_by", empty_label="Anyone"
     )
+    stalled = django_filters.ChoiceFilter(
+        choices=[("1", "Stalled"), ("0", "Not stalled")],
+        empty_label="Stalled or not",
+        label="Stalled",
+        method="by_stalled",
+    )
 
     class Meta:
         model = Initiative
-        fields = ["q", "business_unit", "stage", "status", "risk_tier", "coe", "owner"]
+        fields = ["q", "business_unit", "stage", "status", "risk_tier", "coe", "owner", "stalled"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -75,6 +81,15 @@ class InitiativeFilter(django_filters.FilterSet):
             return queryset
         ids = _descendant_ids(value.pk)
         return queryset.filter(business_unit_id__in=ids)
+
+    def by_stalled(self, queryset, name, value):
+        """The one stall rule (``InitiativeQuerySet.with_stall``); the list's queryset
+        already carries its annotations."""
+        if value in ("", None):
+            return queryset
+        if "stalled" not in queryset.query.annotations:
+            queryset = queryset.with_stall()
+        return queryset.filter(stalled=value == "1")
 
     def owned_by(self, queryset, name, value):
         if not value:

@@ -42,6 +42,12 @@ class StagePolicy(TimeStampedModel):
     inactivity_days = models.PositiveIntegerField(
         default=90, help_text="Days with no measurement, spend, review or transition"
     )
+    decision_days = models.PositiveIntegerField(
+        default=30, help_text="Days to decide a stall review before it escalates"
+    )
+    reminder_days = models.PositiveIntegerField(
+        default=7, help_text="Days before a stall decision's deadline to remind the deciders"
+    )
 
     class Meta:
         ordering = ["stage"]
@@ -72,7 +78,7 @@ class UnitOwned(TimeStampedModel):
         super().save(*args, **kwargs)
 
 
-@audited
+@audited(exclude=("last_activity_on",))
 class Initiative(TimeStampedModel):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -118,7 +124,9 @@ class Initiative(TimeStampedModel):
     uses_demographics = models.BooleanField(
         null=True, blank=True, verbose_name="uses demographic features"
     )
-    last_activity_at = models.DateTimeField(default=timezone.now)
+    # The latest business date of anything that happened to the initiative: written only
+    # by the database (portfolio/activity.py), from every table that carries activity.
+    last_activity_on = models.DateField(null=True, blank=True, editable=False)
     # Where an imported initiative came from, and the source's own words.
     source = models.CharField(max_length=60, blank=True)
     source_key = models.CharField(max_length=200, blank=True)
@@ -139,6 +147,7 @@ class Initiative(TimeStampedModel):
         indexes = [
             models.Index(fields=["business_unit", "stage"]),
             models.Index(fields=["stage", "stage_entered_at"]),
+            models.Index(fields=["stage", "last_activity_on"]),
         ]
 
     def __str__(self) -> str:
@@ -203,8 +212,13 @@ class StageTransition(UnitOwned):
     source = models.CharField(max_length=60, blank=True, help_text="Import source, if imported")
     # Kill and retire are outcomes worth learning from.
     sunk_cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    sunk_cost_currency = models.CharField(max_length=3, blank=True)
     salvaged = models.TextField(blank=True, help_text="Data, components or knowledge reused")
     lessons = models.TextField(blank=True)
+    # Kills and retirements: the initiatives that reused what was salvaged.
+    reused_by = models.ManyToManyField(
+        "Initiative", blank=True, related_name="salvage_reused", verbose_name="reused by"
+    )
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -215,6 +229,10 @@ class StageTransition(UnitOwned):
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=False) | Q(decision="import"),
                 name="transition_decider_required",
+            ),
+            models.CheckConstraint(
+                condition=Q(sunk_cost__isnull=True) | ~Q(sunk_cost_currency=""),
+                name="transition_sunk_cost_has_currency",
             ),
         ]
         indexes = [models.Index(fields=["business_unit", "decided_at"])]
@@ -361,3 +379,23 @@ class IntegrationPoint(UnitOwned):
 
     def __str__(self) -> str:
         return f"{self.system} ({self.get_mode_display()})"
+
+
+class ScorecardSnapshot(UnitOwned):
+    """A unit's scaling scorecard (eight dimension scores, 0-100, None when there is
+    nothing to judge) as it stood in ``month``; taken monthly by a periodic task
+    (``portfolio.scorecard.snapshot_take``) so the trend is kept."""
+
+    month = models.DateField(help_text="First day of the month")
+    scores = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["business_unit", "-month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "month"], name="one_scorecard_per_unit_month"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scorecard {self.business_unit_id} {self.month:%Y-%m}"

@@ -38,12 +38,11 @@ from people.models import UnitMembership, UnitRole
 from people.roles import AUDITOR, COE, FINANCE, PMO
 from portfolio.choices import (
     ACTIVE_STAGES,
-    DEFAULT_STAGE_LIMIT_DAYS,
     STAGE_ORDER,
     RiskTier,
     Stage,
 )
-from portfolio.models import KPI, Assignment, Initiative, StagePolicy, StageTransition
+from portfolio.models import KPI, Assignment, Initiative, StageTransition
 
 HIGH_RISK_TIERS = (RiskTier.HIGH, RiskTier.PROHIBITED)
 DASHBOARD_ROWS = 8
@@ -99,6 +98,7 @@ def initiatives_for_list(user) -> QuerySet[Initiative]:
     ).annotate(person=_person_name("user__"))
     return (
         Initiative.objects.visible_to(user)
+        .with_stall()
         .select_related("business_unit", "coe")
         .annotate(owner_name=Subquery(owner.values("person")[:1]), stage_rank=stage_rank())
     )
@@ -114,40 +114,29 @@ INITIATIVE_SORTS = {
     "coe": "coe__name",
     "owner": "owner_name",
     "entered": "stage_entered_at",
-    "activity": "last_activity_at",
+    "activity": "last_activity_on",
+    "days": "days_in_stage",
 }
 
 
-# --- Stage policy ----------------------------------------------------------------------
+# --- Stalled (one definition: ``InitiativeQuerySet.with_stall``) -------------------------
 
 
-def stage_limits() -> tuple[dict[str, int], dict[str, int]]:
-    """(limit days, inactivity days) per stage: the PMO's StagePolicy rows over the
-    playbook defaults. One query."""
-    limits = {str(k): v for k, v in DEFAULT_STAGE_LIMIT_DAYS.items()}
-    inactivity = dict.fromkeys((str(s) for s in ACTIVE_STAGES), 90)
-    for stage, limit_days, inactivity_days in StagePolicy.objects.values_list(
-        "stage", "limit_days", "inactivity_days"
-    ):
-        limits[stage] = limit_days
-        inactivity[stage] = inactivity_days
-    return limits, inactivity
+def stalled_initiatives(
+    user, *, stage: str | None = None, today: dt.date | None = None
+) -> QuerySet[Initiative]:
+    """Visible stalled initiatives (every active stage, or ``stage``), longest in stage
+    first, with the stall annotations. The same rows as the initiative list's
+    ``?stalled=1`` filter and the API's ``?stalled=true``."""
+    qs = Initiative.objects.visible_to(user).stalled(today=today)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return qs.select_related("business_unit").order_by("stage_entered_at", "pk")
 
 
-def stalled_pilots(user, *, now=None) -> QuerySet[Initiative]:
-    """Proof-of-concept initiatives past their stage limit or with no recent activity,
-    longest-stuck first, with ``days_in_stage``."""
-    now = now or timezone.now()
-    limits, inactivity = stage_limits()
-    poc = Stage.PROOF_OF_CONCEPT
-    base = Initiative.objects.visible_to(user).filter(stage=poc, status=Initiative.Status.ACTIVE)
-    past_limit = base.past_stage_limit(now=now, limits={poc: limits.get(poc, 183)})
-    idle = Q(last_activity_at__lt=now - timedelta(days=inactivity.get(poc, 90)))
-    return (
-        base.filter(Q(pk__in=past_limit.values("pk")) | idle)
-        .select_related("business_unit")
-        .order_by("stage_entered_at", "pk")
-    )
+def stalled_pilots(user, *, today: dt.date | None = None) -> QuerySet[Initiative]:
+    """Stalled proof-of-concept initiatives (``stalled_initiatives`` of one stage)."""
+    return stalled_initiatives(user, stage=Stage.PROOF_OF_CONCEPT, today=today)
 
 
 # --- Funnel and decisions --------------------------------------------------------------
@@ -352,6 +341,7 @@ __all__ = [
     "quarter_start",
     "stage_funnel",
     "stale_kpis",
+    "stalled_initiatives",
     "stalled_pilots",
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -63,6 +64,7 @@ def stage_decide(
     rationale: str,
     to_stage: str | None = None,
     sunk_cost: Decimal | None = None,
+    sunk_cost_currency: str = "",
     salvaged: str = "",
     lessons: str = "",
 ) -> StageTransition:
@@ -86,6 +88,17 @@ def stage_decide(
     if not rationale:
         raise ValidationError({"rationale": "Give the reason for this decision."})
     new_stage = target_stage(initiative, decision, to_stage)
+    # A sunk cost is money: it keeps the currency it was incurred in (a EUR 100,000 kill
+    # is not "USD 100,000"); reports convert it, the original stays.
+    if sunk_cost is not None:
+        if not sunk_cost_currency:
+            raise ValidationError({"sunk_cost_currency": "Say which currency the sunk cost is in."})
+        if sunk_cost_currency not in settings.CURRENCIES:
+            raise ValidationError(
+                {"sunk_cost_currency": f"{sunk_cost_currency} is not one of {settings.CURRENCIES}."}
+            )
+    else:
+        sunk_cost_currency = ""
     now = timezone.now()
     with acting_as(acting_user):
         transition = StageTransition.objects.create(
@@ -98,11 +111,11 @@ def stage_decide(
             decided_by=acting_user,
             decided_at=now,
             sunk_cost=sunk_cost,
+            sunk_cost_currency=sunk_cost_currency,
             salvaged=salvaged,
             lessons=lessons,
         )
-        fields = ["last_activity_at", "updated_at"]
-        initiative.last_activity_at = now
+        fields = ["updated_at"]
         if new_stage != initiative.stage:
             initiative.stage = new_stage
             initiative.stage_entered_at = now
@@ -132,5 +145,25 @@ def measurement_record(
                 "business_unit_id": kpi.business_unit_id,
             },
         )
-        Initiative.objects.filter(pk=kpi.initiative_id).update(last_activity_at=timezone.now())
     return measurement
+
+
+@transaction.atomic
+def salvage_reuse_record(
+    *, acting_user, transition: StageTransition, initiative: Initiative
+) -> StageTransition:
+    """Record that ``initiative`` reused what a kill or retirement salvaged. The caller can
+    rely on: the kill is visible to the acting user (else ``DoesNotExist``), the reusing
+    initiative is theirs to change (else ``PermissionDenied``), and the link is written
+    once (the transition itself stays as decided: the stage history is append-only)."""
+    if not StageTransition.objects.visible_to(acting_user).filter(pk=transition.pk).exists():
+        raise StageTransition.DoesNotExist("No such decision.")
+    if transition.decision not in (Decision.KILL, Decision.RETIRE):
+        raise ValidationError({"transition": "Only a kill or a retirement leaves salvage."})
+    if not Initiative.objects.editable_by(acting_user).filter(pk=initiative.pk).exists():
+        raise PermissionDenied("You may not change that initiative.")
+    if initiative.pk == transition.initiative_id:
+        raise ValidationError({"initiative": "An initiative does not reuse its own salvage."})
+    with acting_as(acting_user):
+        transition.reused_by.add(initiative)
+    return transition

@@ -386,6 +386,14 @@ def open_access_reviews(requested_by_id: int | None = None) -> dict[str, Any]:
     return access_reviews_open_run(requested_by=_user(requested_by_id))
 
 
+@shared_task(name="portfolio.tasks.scorecard_snapshot", **TASK_OPTIONS)
+def scorecard_snapshot(month: str | None = None) -> int:
+    """Monthly: store every unit's scaling scorecard (idempotent within a month)."""
+    from portfolio.scorecard import snapshot_take
+
+    return snapshot_take(month=dt.date.fromisoformat(month) if month else None)
+
+
 @shared_task(
     name="portfolio.tasks.heartbeat", ignore_result=True, soft_time_limit=20, time_limit=30
 )

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portfolio import views
-from portfolio.views import initiatives, units
+from portfolio.views import flow, initiatives, scorecard, units
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -29,6 +29,15 @@ urlpatterns = [
         initiatives.measurement_create,
         name="measurement_create",
     ),
+    path("analytics/flow/", flow.flow, name="flow"),
+    path("analytics/flow/<str:section>.csv", flow.flow_csv, name="flow_csv"),
+    path(
+        "analytics/flow/graveyard/<int:pk>/reuse/",
+        flow.graveyard_reuse,
+        name="graveyard_reuse",
+    ),
+    path("analytics/scorecard/", scorecard.scorecard_heatmap, name="scorecard"),
+    path("people/units/<int:pk>/scorecard/", scorecard.unit_scorecard, name="unit_scorecard"),
     # Business units show initiatives and money, so their views live in portfolio.
     path("people/units/", units.unit_list, name="unit_list"),
     path("people/units/<int:pk>/", units.unit_detail, name="unit_detail"),

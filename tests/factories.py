@@ -435,6 +435,15 @@ class StagePolicyFactory(factory.django.DjangoModelFactory):
     inactivity_days = 90
 
 
+class ScorecardSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = pf.ScorecardSnapshot
+
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+    month = dt.date(2026, 1, 1)
+    scores = factory.LazyFunction(lambda: {"measurement": 50})
+
+
 class JobFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ppl.Job

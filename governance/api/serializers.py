@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from governance.models import (
@@ -340,6 +341,13 @@ class StageDecisionSerializer(serializers.Serializer):
     to_stage = serializers.ChoiceField(choices=Stage.choices, required=False, allow_null=True)
     sunk_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
+    )
+    sunk_cost_currency = serializers.ChoiceField(
+        choices=settings.CURRENCIES,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required with sunk_cost: the currency it is in",
     )
     salvaged = serializers.CharField(required=False, allow_blank=True, default="")
     lessons = serializers.CharField(required=False, allow_blank=True, default="")

@@ -802,7 +802,6 @@ def _apply(
                 if stage in END_STAGES
                 else Initiative.Status.ACTIVE,
                 stage_entered_at=_stage_entered(stage, p.stage_date, now),
-                last_activity_at=now,
                 **values,
             )
         )
@@ -866,7 +865,6 @@ def _apply(
             entered = _stage_entered(diff["stage"], p.stage_date, now, row["stage_entered_at"])
             stage_changes.append((p, row["stage"], diff["stage"]))
             diff["stage_entered_at"] = entered
-            diff["last_activity_at"] = now
             status = (
                 Initiative.Status.CLOSED
                 if diff["stage"] in END_STAGES

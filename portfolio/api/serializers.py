@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
@@ -14,7 +16,61 @@ from portfolio.models import (
 )
 
 
-class InitiativeListSerializer(serializers.ModelSerializer):
+class _StallAndValueFields(serializers.Serializer):
+    """The one stall rule's fields (from ``InitiativeQuerySet.with_stall``, annotated by
+    the viewset) and the honest value figures (``finance.selectors.initiative_value``,
+    reporting currency), computed for a whole page in one query by the viewset."""
+
+    last_activity_on = serializers.DateField(read_only=True, allow_null=True)
+    stalled = serializers.BooleanField(read_only=True, default=False)
+    days_in_stage = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    value_to_date = serializers.SerializerMethodField()
+    cost_to_date = serializers.SerializerMethodField()
+    roi = serializers.SerializerMethodField()
+    currency = serializers.SerializerMethodField()
+
+    def _value(self, obj):
+        values = self.context.setdefault("values", {})
+        if obj.pk not in values:
+            from finance.selectors import initiative_value
+
+            request = self.context.get("request")
+            for row in initiative_value(user=request.user, initiative_ids=[obj.pk]):
+                values[row.key_id] = row
+        return values.get(obj.pk)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_value_to_date(self, obj):
+        row = self._value(obj)
+        return None if row is None or row.realised_value is None else str(row.realised_value)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_cost_to_date(self, obj):
+        row = self._value(obj)
+        return None if row is None else str(row.total_cost)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True))
+    def get_roi(self, obj):
+        row = self._value(obj)
+        return None if row is None or row.roi is None else str(row.roi)
+
+    @extend_schema_field(serializers.CharField())
+    def get_currency(self, obj) -> str:
+        return settings.REPORTING_CURRENCY
+
+
+STALL_AND_VALUE_FIELDS = [
+    "last_activity_on",
+    "stalled",
+    "days_in_stage",
+    "value_to_date",
+    "cost_to_date",
+    "roi",
+    "currency",
+]
+
+
+class InitiativeListSerializer(_StallAndValueFields, serializers.ModelSerializer):
     class Meta:
         model = Initiative
         fields = [
@@ -26,13 +82,13 @@ class InitiativeListSerializer(serializers.ModelSerializer):
             "status",
             "risk_tier",
             "integration_depth",
-            "last_activity_at",
+            *STALL_AND_VALUE_FIELDS,
             "updated_at",
         ]
         read_only_fields = fields
 
 
-class InitiativeSerializer(ScopedModelSerializer):
+class InitiativeSerializer(_StallAndValueFields, ScopedModelSerializer):
     unit_from = None
 
     class Meta:
@@ -55,7 +111,7 @@ class InitiativeSerializer(ScopedModelSerializer):
             "risk_tier",
             "uses_pii",
             "uses_demographics",
-            "last_activity_at",
+            *STALL_AND_VALUE_FIELDS,
             "created_at",
             "updated_at",
         ]
@@ -63,7 +119,7 @@ class InitiativeSerializer(ScopedModelSerializer):
         read_only_fields = [
             "stage",
             "stage_entered_at",
-            "last_activity_at",
+            *STALL_AND_VALUE_FIELDS,
             "created_at",
             "updated_at",
         ]

@@ -33,9 +33,13 @@ for module in API_MODULES:
     import_module(module).register(router)
 
 rollups = import_module("portfolio.api.rollups")
+analytics = import_module("portfolio.api.analytics")
 
 urlpatterns = [
-    path("v1/", include((router.urls + rollups.urlpatterns, "api"), namespace="v1")),
+    path(
+        "v1/",
+        include((router.urls + rollups.urlpatterns + analytics.urlpatterns, "api"), namespace="v1"),
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/",

@@ -3,7 +3,8 @@ as the UI."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework.exceptions import ValidationError
 
 from people.api.base import ScopedViewSet
 from people.scoping import has_global
@@ -28,6 +29,18 @@ from portfolio.models import (
 from portfolio.services import measurement_record
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "stalled",
+                bool,
+                description="Only stalled (true) or not stalled (false) initiatives, by the "
+                "one stall rule the pages use.",
+            )
+        ]
+    )
+)
 class InitiativeViewSet(ScopedViewSet):
     queryset = Initiative.objects.all()
     serializer_class = InitiativeSerializer
@@ -40,13 +53,50 @@ class InitiativeViewSet(ScopedViewSet):
         "code": ["exact"],
         "updated_at": ["gte", "lte"],
     }
-    ordering_fields = ["code", "name", "stage_entered_at", "last_activity_at", "updated_at", "id"]
+    ordering_fields = [
+        "code",
+        "name",
+        "stage_entered_at",
+        "last_activity_on",
+        "days_in_stage",
+        "updated_at",
+        "id",
+    ]
 
     def base_queryset(self):
-        queryset = super().base_queryset()
+        queryset = super().base_queryset().with_stall()
         if self.action != "list":
             queryset = queryset.prefetch_related("objectives")
         return queryset
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        stalled = self.request.query_params.get("stalled")
+        if stalled is not None:
+            if stalled.lower() not in ("true", "false", "1", "0"):
+                raise ValidationError({"stalled": "Use true or false."})
+            queryset = queryset.filter(stalled=stalled.lower() in ("true", "1"))
+        return queryset
+
+    def paginate_queryset(self, queryset):
+        """Value, cost and ROI of the whole page in one query (not one per row)."""
+        page = super().paginate_queryset(queryset)
+        rows = page if page is not None else list(queryset)
+        if rows:
+            from finance.selectors import initiative_value
+
+            self._values = {
+                r.key_id: r
+                for r in initiative_value(
+                    user=self.request.user, initiative_ids=[i.pk for i in rows]
+                )
+            }
+        return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["values"] = getattr(self, "_values", {})
+        return context
 
 
 class AssignmentViewSet(ScopedViewSet):

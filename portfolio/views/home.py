@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from portfolio import selectors
@@ -32,6 +33,18 @@ class _Money:
 
 
 money = _Money()
+
+
+class _Governance:
+    """``governance.selectors``, imported on first use (governance sits above portfolio)."""
+
+    def __getattr__(self, name):
+        from governance import selectors as governance_selectors
+
+        return getattr(governance_selectors, name)
+
+
+governance = _Governance()
 
 
 def _f(value) -> float:
@@ -76,6 +89,7 @@ def _pmo_context(user) -> dict:
         production=Count("pk", filter=Q(stage__in=ACTIVE_STAGES[1:])),
     )
     stalled = selectors.stalled_pilots(user)
+    overdue = governance.overdue_stall_decisions(user)
     since = timezone.make_aware(
         dt.datetime.combine(selectors.quarter_start(timezone.localdate()), dt.time.min)
     )
@@ -90,6 +104,9 @@ def _pmo_context(user) -> dict:
         "counts": counts,
         "stalled": stalled[:ROWS],
         "stalled_count": stalled.count(),
+        "stalled_url": _stalled_url(Stage.PROOF_OF_CONCEPT),
+        "overdue": overdue[:ROWS],
+        "overdue_count": overdue.count(),
         "decisions": decisions[:ROWS],
         "decisions_count": decisions.count(),
         "decisions_since": since,
@@ -115,6 +132,12 @@ def _pmo_context(user) -> dict:
             "currency": settings.REPORTING_CURRENCY,
         },
     }
+
+
+def _stalled_url(stage: str | None = None) -> str:
+    """The initiative list showing exactly the rows a stalled count counts."""
+    url = reverse("initiative_list") + "?stalled=1"
+    return url + (f"&stage={stage}" if stage else "") + "&sort=entered"
 
 
 def _labelled(rows, attr: str, choices) -> list[dict]:
@@ -171,12 +194,15 @@ def _unit_context(user) -> dict:
     reviews = selectors.overdue_risk_reviews(user)
     incidents = selectors.open_incidents(user)
     pending = selectors.budgets_awaiting_approval(user)
+    stalled = governance.stalled_initiatives(user).filter(stage=Stage.PROOF_OF_CONCEPT)
+    stalled = stalled.order_by("stage_entered_at", "pk")
     recent = (
         selectors.initiatives_for_list(user)
         .filter(stage__in=ACTIVE_STAGES)
-        .order_by("-last_activity_at", "pk")
+        .order_by("-last_activity_on", "pk")
     )
     return {
+        "today": timezone.localdate(),
         "fiscal_year": year,
         "funnel": funnel,
         "totals": money.budget_totals(user=user, fiscal_year=year),
@@ -189,7 +215,9 @@ def _unit_context(user) -> dict:
         "pending": pending[:ROWS],
         "pending_count": pending.count(),
         "initiatives": recent[:10],
-        "stalled_count": selectors.stalled_pilots(user).count(),
+        "stalled": stalled[:ROWS],
+        "stalled_count": stalled.count(),
+        "stalled_url": _stalled_url(Stage.PROOF_OF_CONCEPT),
         "chart": {
             "funnel": {
                 "labels": [r["label"] for r in funnel],

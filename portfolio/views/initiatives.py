@@ -75,9 +75,21 @@ def initiative_export(request, fmt: str):
 
 def _visible_initiative(request, pk: int) -> Initiative:
     return get_object_or_404(
-        Initiative.objects.visible_to(request.user).select_related("business_unit", "coe"),
+        Initiative.objects.visible_to(request.user)
+        .with_stall()
+        .select_related("business_unit", "coe"),
         pk=pk,
     )
+
+
+def _value_summary(user, initiative: Initiative):
+    """Value to date, cost to date (one-time and operational), ROI and payback, in the
+    reporting currency: ``finance.selectors.initiative_value`` (the honest value rule),
+    one query."""
+    from finance.selectors import initiative_value
+
+    rows = initiative_value(user=user, initiative_ids=[initiative.pk])
+    return rows[0] if rows else None
 
 
 def _can_edit(user, initiative: Initiative) -> bool:
@@ -122,7 +134,8 @@ def initiative_detail(request, pk: int):
         "can_decide": can_decide_gate(user, initiative)
         and initiative.stage not in ("retired", "killed"),
         "gate_url": _gate_url(initiative),
-        "days_in_stage": (timezone.now() - initiative.stage_entered_at).days,
+        "days_in_stage": initiative.days_in_stage,
+        "value": _value_summary(user, initiative),
     }
     context.update(TAB_LOADERS[tab](request, initiative))
     return render(request, "portfolio/initiative_detail.html", context)
@@ -357,7 +370,8 @@ def measurement_create(request, pk: int):
         "can_edit": _can_edit(user, initiative),
         "can_decide": False,
         "gate_url": _gate_url(initiative),
-        "days_in_stage": (timezone.now() - initiative.stage_entered_at).days,
+        "days_in_stage": initiative.days_in_stage,
+        "value": _value_summary(user, initiative),
     }
     context.update(_outcomes(request, initiative, form=form))
     return render(request, "portfolio/initiative_detail.html", context, status=400)

@@ -66,6 +66,12 @@ CROSS_UNIT = {
     "kpi_edit": lambda u: _kpi(u),
     "owners_edit": lambda u: {"pk": _initiative(u).pk},
     "unit_detail": lambda u: {"pk": u.pk},
+    "unit_scorecard": lambda u: {"pk": u.pk},
+    "graveyard_reuse": lambda u: {
+        "pk": f.StageTransitionFactory(
+            initiative__business_unit=u, decision="kill", to_stage="killed"
+        ).pk
+    },
     "finance:budget_detail": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},
     "finance:budget_approve": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},
     "finance:budget_reject": lambda u: {"pk": f.BudgetFactory(initiative__business_unit=u).pk},

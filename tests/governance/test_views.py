@@ -438,10 +438,7 @@ def test_stalled_page_is_scoped_has_flat_queries_and_asks_for_decisions(
     old = timezone.now() - dt.timedelta(days=400)
 
     def stalled(unit, n):
-        return [
-            f.InitiativeFactory(business_unit=unit, stage_entered_at=old, last_activity_at=old)
-            for _ in range(n)
-        ]
+        return [f.InitiativeFactory(business_unit=unit, stage_entered_at=old) for _ in range(n)]
 
     mine = stalled(unit_a, 5)
     theirs = stalled(unit_b, 1)

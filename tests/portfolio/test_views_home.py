@@ -43,7 +43,6 @@ def _rows(unit, count: int, start: int = 0) -> None:
             stage=STAGES[n % 4],
             risk_tier="high" if n % 2 else "limited",
             stage_entered_at=long_ago,
-            last_activity_at=long_ago,
         )
         AssignmentFactory(initiative=initiative, role="requirements_owner", user=person)
         kpi = KPIFactory(initiative=initiative)
@@ -143,9 +142,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
 
 def test_pmo_home_flags_stalled_pilots_and_governance_gaps(client, pmo, unit_a, controls):
     long_ago = timezone.now() - dt.timedelta(days=400)
-    stalled = InitiativeFactory(
-        code="AI-STUCK", business_unit=unit_a, stage_entered_at=long_ago, last_activity_at=long_ago
-    )
+    stalled = InitiativeFactory(code="AI-STUCK", business_unit=unit_a, stage_entered_at=long_ago)
     InitiativeFactory(code="AI-FRESH", business_unit=unit_a)
     gap = InitiativeFactory(
         code="AI-GAP", business_unit=unit_a, risk_tier="high", stage="initial_production"

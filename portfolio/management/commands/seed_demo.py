@@ -512,6 +512,73 @@ STAGE_PLAN = (
 
 RATES = {"USD": Decimal("1"), "EUR": Decimal("1.08"), "GBP": Decimal("1.27")}
 
+# Why pilots were killed or retired, what it taught, what was kept: each end is its own story.
+ENDINGS = {
+    "kill": [
+        (
+            "The pilot did not beat the manual process: 71% precision against 78% for the "
+            "analysts it was meant to help.",
+            "Agree the business KPI and measure its baseline before building anything.",
+            "Labelled case dataset (40,000 cases)",
+        ),
+        (
+            "Data quality too poor to fix at a reasonable cost: a third of the source "
+            "records had no usable date.",
+            "Profile the source data in the first two weeks; stop early when it fails.",
+            "Data quality rules for the core banking extract",
+        ),
+        (
+            "No business sponsor after the reorganisation; nobody would own the process "
+            "change the model needed.",
+            "Name an accountable executive before the pilot starts, not at the gate.",
+            "",
+        ),
+        (
+            "The vendor's licence cost tripled at renewal, wiping out the projected saving.",
+            "Negotiate production pricing before the pilot, while there is leverage.",
+            "Prompt library and evaluation set",
+        ),
+        (
+            "Prohibited practice under the EU AI Act: social scoring of customers from "
+            "behavioural data.",
+            "Screen use cases against prohibited practices at intake.",
+            "",
+        ),
+        (
+            "Explanations were not good enough for customers to contest decisions, so "
+            "the model could not be used on them.",
+            "Design the appeal and explanation path with the model, not after it.",
+            "Feature pipeline for affordability signals",
+        ),
+        (
+            "Latency of 4 seconds made it unusable inside the contact-centre call flow.",
+            "Test against the real workflow's latency budget in week one.",
+            "Call transcription integration",
+        ),
+    ],
+    "retire": [
+        (
+            "Replaced by a vendor platform capability; value captured, service decommissioned.",
+            "",
+            "Evaluation harness reused by the replacement",
+        ),
+        (
+            "The product line it served was sold; the model has no users left.",
+            "",
+            "Model monitoring dashboards",
+        ),
+        (
+            "Superseded by the bank-wide document model, which does the same at a "
+            "fifth of the cost.",
+            "",
+            "Labelled document corpus",
+        ),
+    ],
+}
+# Units whose scaling scorecards differ for visible reasons (training take-up, objectives).
+TRAINING_TAKE_UP = {"retail": 0.85, "cards": 0.8, "mortgages": 0.75, "wealth": 0.3}
+UNALIGNED_UNITS = {"operations", "contact-centre", "procurement", "technology"}
+
 
 def month_starts(end: date, months: int) -> list[date]:
     first = end.replace(day=1)
@@ -561,6 +628,10 @@ class Command(BaseCommand):
         if "seed_gate_reviews" in get_commands():
             # Open gate reviews requested by the owners, so the PMO sees who is blocked and why.
             call_command("seed_gate_reviews", verbosity=0)
+        from portfolio.management.demo_story import tell_the_stall_story
+
+        with transaction.atomic():
+            tell_the_stall_story(self)
         if "run_periodic_jobs" in get_commands():
             call_command("run_periodic_jobs", no_email=True, verbosity=0)
         self._print_logins()
@@ -713,7 +784,7 @@ class Command(BaseCommand):
             unit = self.units[slug]
             history = self._stage_history(stage)
             started = self.today - timedelta(days=history[0][1])
-            stalled = stage == Stage.PROOF_OF_CONCEPT and n % 3 == 0
+            stalled = stage == Stage.PROOF_OF_CONCEPT and n % 2 == 0
             entered_days_ago = history[-1][1]
             if stalled:
                 entered_days_ago = rng.randint(220, 420)
@@ -740,10 +811,9 @@ class Command(BaseCommand):
                 risk_tier=tier,
                 uses_pii=tier in ("high", "limited"),
                 uses_demographics=tier == "high" and n % 2 == 0,
-                last_activity_at=self.now
-                - timedelta(days=(entered_days_ago if stalled else rng.randint(1, 20))),
             )
-            initiative.objectives.add(self.objectives[n % len(self.objectives)])
+            if slug not in UNALIGNED_UNITS or stage != Stage.PROOF_OF_CONCEPT:
+                initiative.objectives.add(self.objectives[n % len(self.objectives)])
             initiative._stalled = stalled
             initiative._kpi_spec = kpi_spec
             self.initiatives.append(initiative)
@@ -824,11 +894,15 @@ class Command(BaseCommand):
         deciders = [self.pmo, self.coe]
         for (prev, _), (stage, days_ago) in zip(history, history[1:], strict=False):
             decision = {Stage.KILLED: "kill", Stage.RETIRED: "retire"}.get(stage, "advance")
-            rationale = {
-                "advance": "Gate criteria met: baseline measured, owner named, budget approved.",
-                "kill": "Pilot did not beat the manual process; data quality too poor to fix at reasonable cost.",
-                "retire": "Replaced by a vendor platform capability; value captured, service decommissioned.",
-            }[decision]
+            rationale = "Gate criteria met: baseline measured, owner named, budget approved."
+            lessons = salvaged = ""
+            if decision in ENDINGS:
+                endings = ENDINGS[decision]
+                self._endings = getattr(self, "_endings", 0) + 1
+                rationale, lessons, salvaged = endings[self._endings % len(endings)]
+                if initiative.risk_tier == "prohibited":
+                    rationale, lessons, salvaged = ENDINGS["kill"][4]
+            currency = self.unit_currency.get(initiative.business_unit.slug, "USD")
             out.append(
                 StageTransition(
                     initiative=initiative,
@@ -842,12 +916,9 @@ class Command(BaseCommand):
                     sunk_cost=Decimal(self.rng.randint(40, 400) * 1000)
                     if decision in ("kill", "retire")
                     else None,
-                    salvaged="Labelled dataset and feature pipeline reused by other teams."
-                    if decision != "advance"
-                    else "",
-                    lessons="Agree the business KPI and its baseline before building."
-                    if decision == "kill"
-                    else "",
+                    sunk_cost_currency=currency if decision in ("kill", "retire") else "",
+                    salvaged=salvaged,
+                    lessons=lessons,
                 )
             )
         if initiative.stage == Stage.PROOF_OF_CONCEPT and self.rng.random() < 0.3:
@@ -951,9 +1022,7 @@ class Command(BaseCommand):
             end = self.today
             if initiative.stage in (Stage.KILLED, Stage.RETIRED):
                 end = initiative.stage_entered_at.date()
-            if getattr(
-                initiative, "_stalled", False
-            ) or initiative.last_activity_at < self.now - timedelta(days=90):
+            if getattr(initiative, "_stalled", False):
                 end = self.today - timedelta(days=150)
             months = month_starts(end, live_months)
             step = {Stage.SCALED_DEPLOYMENT: 1.6, Stage.INSTITUTIONAL: 2.2}.get(
@@ -1392,8 +1461,10 @@ class Command(BaseCommand):
         rows = []
         for slug, people in self.staff.items():
             for user in people:
+                top = self.units[slug].parent.slug if self.units[slug].parent_id else slug
+                take_up = TRAINING_TAKE_UP.get(slug, TRAINING_TAKE_UP.get(top, 0.45))
                 for program in programs:
-                    if self.rng.random() < 0.55:
+                    if self.rng.random() < take_up:
                         rows.append(
                             TrainingCompletion(
                                 program=program,

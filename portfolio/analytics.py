@@ -1,0 +1,366 @@
+"""Portfolio flow analytics: how pilots move (or do not) through the stages.
+
+- cohorts of initiatives by the quarter they started (and by unit): the share that reached
+  initial production within 6, 12 and 18 months, the share killed, the share still in pilot;
+- time in each stage (median and 90th percentile of completed stays, from the stage
+  history; holds do not split a stay, inventory imports are not decisions);
+- the funnel: how many ever reached each stage, and the conversion rate to the next;
+- the pilot graveyard: every kill and retirement with its sunk cost (original currency
+  kept, converted at the rate of the decision's day), reasons, lessons, salvaged assets and
+  the initiatives that reused them; full-text search; totals by unit and year.
+
+Everything is computed by PostgreSQL (window functions, ``percentile_cont``, grouping
+sets), scoped by ``Initiative.objects.visible_to(user)``: one query per section, whatever
+the portfolio's size. Composed in portfolio (it reads finance's exchange rates lazily).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import ExtractYear
+from django.utils import timezone
+
+from portfolio.choices import ACTIVE_STAGES
+from portfolio.models import Initiative, StageTransition
+
+PRODUCTION = [s.value for s in ACTIVE_STAGES[1:]]
+END_DECISIONS = [StageTransition.Decision.KILL, StageTransition.Decision.RETIRE]
+
+
+def _visible_ids_sql(user, unit_ids=None) -> tuple[str, tuple]:
+    qs = Initiative.objects.visible_to(user)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    return sql, params
+
+
+def _fetch(sql: str, params) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cols = [c.name for c in cursor.description]
+        return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _rank_sql(column: str) -> str:
+    whens = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(ACTIVE_STAGES))
+    return f"(CASE {column} {whens} END)"
+
+
+# --- Cohorts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cohort:
+    quarter: dt.date
+    unit_id: int | None  # None: every unit
+    unit_name: str
+    started: int
+    reached_6: int
+    reached_12: int
+    reached_18: int
+    killed: int
+    in_pilot: int
+    observable_6: bool  # every member has had 6 months
+    observable_12: bool
+    observable_18: bool
+
+    def share(self, n: int) -> Decimal | None:
+        return (Decimal(n) / self.started).quantize(Decimal("0.0001")) if self.started else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.quarter.year} Q{(self.quarter.month - 1) // 3 + 1}"
+
+    @property
+    def share_6(self):
+        return self.share(self.reached_6) if self.observable_6 else None
+
+    @property
+    def share_12(self):
+        return self.share(self.reached_12) if self.observable_12 else None
+
+    @property
+    def share_18(self):
+        return self.share(self.reached_18) if self.observable_18 else None
+
+    @property
+    def share_killed(self):
+        return self.share(self.killed)
+
+    @property
+    def share_in_pilot(self):
+        return self.share(self.in_pilot)
+
+
+def _months_later(day: dt.date, months: int) -> dt.date:
+    m = day.month - 1 + months
+    return dt.date(day.year + m // 12, m % 12 + 1, 1)
+
+
+def cohorts(user, *, unit_ids=None, today: dt.date | None = None) -> list[Cohort]:
+    """Cohorts by start quarter, for every unit together (``unit_id`` None) and per unit
+    (grouping sets, one query). Start: ``started_on``, else the first stage date.
+    Reaching initial production: the first decision into a production stage (or, with no
+    recorded decision, the date it entered its current production stage)."""
+    today = today or timezone.localdate()
+    ids, params = _visible_ids_sql(user, unit_ids)
+    rows = _fetch(
+        f"""
+        WITH ini AS (
+            SELECT i.id, i.business_unit_id, i.stage,
+                   COALESCE(i.started_on, (i.stage_entered_at AT TIME ZONE 'UTC')::date) AS started,
+                   date_trunc('quarter', COALESCE(
+                       i.started_on, (i.stage_entered_at AT TIME ZONE 'UTC')::date))::date AS q,
+                   COALESCE(
+                       (SELECT MIN((t.decided_at AT TIME ZONE 'UTC')::date)
+                        FROM portfolio_stagetransition t
+                        WHERE t.initiative_id = i.id AND t.to_stage = ANY(%s)
+                          AND t.decision <> 'import'),
+                       CASE WHEN i.stage = ANY(%s)
+                            THEN (i.stage_entered_at AT TIME ZONE 'UTC')::date END
+                   ) AS reached
+            FROM portfolio_initiative i
+            WHERE i.id IN ({ids}) AND i.stage <> 'unknown'
+        )
+        SELECT ini.q AS quarter,
+               u.id AS unit_id, u.name AS unit_name,
+               COUNT(*) AS started,
+               COUNT(*) FILTER (WHERE reached < started + interval '6 months') AS reached_6,
+               COUNT(*) FILTER (WHERE reached < started + interval '12 months') AS reached_12,
+               COUNT(*) FILTER (WHERE reached < started + interval '18 months') AS reached_18,
+               COUNT(*) FILTER (WHERE ini.stage = 'killed') AS killed,
+               COUNT(*) FILTER (WHERE ini.stage = 'proof_of_concept') AS in_pilot
+        FROM ini JOIN people_businessunit u ON u.id = ini.business_unit_id
+        GROUP BY GROUPING SETS ((ini.q), (ini.q, u.id, u.name))
+        ORDER BY ini.q, (u.id IS NOT NULL), u.name""",
+        [PRODUCTION, PRODUCTION, *params],
+    )
+    out = []
+    for r in rows:
+        q_end = _months_later(r["quarter"], 3)
+        out.append(
+            Cohort(
+                quarter=r["quarter"],
+                unit_id=r["unit_id"],
+                unit_name=r["unit_name"] or "All units",
+                started=r["started"],
+                reached_6=r["reached_6"],
+                reached_12=r["reached_12"],
+                reached_18=r["reached_18"],
+                killed=r["killed"],
+                in_pilot=r["in_pilot"],
+                observable_6=_months_later(q_end, 6) <= today,
+                observable_12=_months_later(q_end, 12) <= today,
+                observable_18=_months_later(q_end, 18) <= today,
+            )
+        )
+    return out
+
+
+# --- Time in stage ---------------------------------------------------------------------------
+
+
+def time_in_stage(user, *, unit_ids=None) -> list[dict]:
+    """Per active stage: completed stays, their median and 90th percentile in days, and
+    the stays still open with their median age. Stays come from the stage history (LEAD
+    over each initiative's decisions that changed stage). One query."""
+    ids, params = _visible_ids_sql(user, unit_ids)
+    rows = _fetch(
+        f"""
+        WITH t AS (
+            SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
+            FROM portfolio_stagetransition t
+            WHERE t.initiative_id IN ({ids}) AND t.decision <> 'import'
+              AND t.from_stage <> t.to_stage
+        ), stays AS (
+            SELECT to_stage AS stage, decided_at AS entered,
+                   LEAD(decided_at) OVER (PARTITION BY initiative_id ORDER BY decided_at, id)
+                       AS left_at
+            FROM t
+            UNION ALL
+            SELECT first.from_stage, first.entered, first.left_at FROM (
+                SELECT DISTINCT ON (t.initiative_id) t.from_stage,
+                       COALESCE(i.started_on::timestamptz, i.created_at) AS entered,
+                       t.decided_at AS left_at
+                FROM t JOIN portfolio_initiative i ON i.id = t.initiative_id
+                ORDER BY t.initiative_id, t.decided_at, t.id
+            ) first
+        ), all_stays AS (
+            SELECT stage, entered, left_at FROM stays
+            UNION ALL
+            SELECT i.stage, i.stage_entered_at, NULL
+            FROM portfolio_initiative i
+            WHERE i.id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
+        ), days AS (
+            SELECT stage, left_at IS NOT NULL AS done,
+                   EXTRACT(EPOCH FROM (COALESCE(left_at, now()) - entered)) / 86400.0 AS d
+            FROM all_stays WHERE stage = ANY(%s)
+        )
+        SELECT stage,
+               COUNT(*) FILTER (WHERE done) AS completed,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS median_days,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS p90_days,
+               COUNT(*) FILTER (WHERE NOT done) AS ongoing,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE NOT done)
+                   AS ongoing_median_days
+        FROM days GROUP BY stage""",
+        [*params, *params, [s.value for s in ACTIVE_STAGES]],
+    )
+    by_stage = {r["stage"]: r for r in rows}
+    return [
+        {
+            "stage": s.value,
+            "label": s.label,
+            "completed": by_stage.get(s.value, {}).get("completed", 0),
+            "median_days": _round(by_stage.get(s.value, {}).get("median_days")),
+            "p90_days": _round(by_stage.get(s.value, {}).get("p90_days")),
+            "ongoing": by_stage.get(s.value, {}).get("ongoing", 0),
+            "ongoing_median_days": _round(by_stage.get(s.value, {}).get("ongoing_median_days")),
+        }
+        for s in ACTIVE_STAGES
+    ]
+
+
+def _round(value):
+    return None if value is None else round(float(value), 1)
+
+
+# --- Funnel ----------------------------------------------------------------------------------
+
+
+def funnel(user, *, unit_ids=None) -> list[dict]:
+    """How many initiatives ever reached each active stage (from the current stage and the
+    stage history), and the conversion rate from each stage to the next. One query."""
+    ids, params = _visible_ids_sql(user, unit_ids)
+    n = len(ACTIVE_STAGES)
+    cols = ", ".join(f"COUNT(*) FILTER (WHERE top >= {k}) AS r{k}" for k in range(n))
+    rows = _fetch(
+        f"""
+        WITH tops AS (
+            SELECT i.id, GREATEST({_rank_sql("i.stage")},
+                                  MAX({_rank_sql("t.from_stage")}),
+                                  MAX({_rank_sql("t.to_stage")}), 0) AS top
+            FROM portfolio_initiative i
+            LEFT JOIN portfolio_stagetransition t
+                   ON t.initiative_id = i.id AND t.decision <> 'import'
+            WHERE i.id IN ({ids}) AND i.stage <> 'unknown'
+            GROUP BY i.id, i.stage
+        )
+        SELECT {cols} FROM tops""",
+        params,
+    )
+    counts = [rows[0][f"r{k}"] for k in range(n)] if rows else [0] * n
+    out = []
+    for k, s in enumerate(ACTIVE_STAGES):
+        nxt = counts[k + 1] if k + 1 < n else None
+        rate = (
+            (Decimal(nxt) / counts[k]).quantize(Decimal("0.0001"))
+            if nxt is not None and counts[k]
+            else None
+        )
+        out.append({"stage": s.value, "label": s.label, "reached": counts[k], "conversion": rate})
+    return out
+
+
+# --- Graveyard -------------------------------------------------------------------------------
+
+
+def _sunk_in_reporting():
+    """The sunk cost in the reporting currency at the rate of the decision's day (None
+    when the currency has no rate: never counted at rate 1)."""
+    from finance.models import ExchangeRate
+
+    rate = (
+        ExchangeRate.objects.filter(
+            currency=OuterRef("sunk_cost_currency"), valid_from__lte=OuterRef("decided_at")
+        )
+        .order_by("-valid_from")
+        .values("rate")[:1]
+    )
+    return Case(
+        When(sunk_cost_currency=settings.REPORTING_CURRENCY, then=F("sunk_cost")),
+        default=ExpressionWrapper(
+            F("sunk_cost") * Subquery(rate), output_field=DecimalField(max_digits=20)
+        ),
+        output_field=DecimalField(max_digits=20, decimal_places=2),
+    )
+
+
+def graveyard(user, *, q: str = "", unit_ids=None, year: int | None = None) -> QuerySet:
+    """Kills and retirements the user may see, newest first, with ``sunk_reporting``;
+    ``q`` searches reasons, lessons, salvaged assets and the initiative's name and code
+    (PostgreSQL full-text search, web-search syntax)."""
+    qs = (
+        StageTransition.objects.visible_to(user)
+        .filter(decision__in=END_DECISIONS)
+        .select_related("initiative", "business_unit")
+        .annotate(sunk_reporting=_sunk_in_reporting())
+        .order_by("-decided_at", "-pk")
+    )
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    if year:
+        qs = qs.filter(decided_at__year=year)
+    q = (q or "").strip()
+    if q:
+        qs = qs.annotate(
+            document=SearchVector(
+                "rationale", "lessons", "salvaged", "initiative__name", "initiative__code"
+            )
+        ).filter(document=SearchQuery(q, search_type="websearch"))
+    return qs
+
+
+def with_reuses(transitions, user) -> list:
+    """Attach ``reuses``: the visible initiatives that reused each row's salvage. One query."""
+    rows = list(transitions)
+    through = StageTransition.reused_by.through
+    visible = Initiative.objects.visible_to(user)
+    links: dict[int, list] = {}
+    for link in (
+        through.objects.filter(stagetransition_id__in=[t.pk for t in rows])
+        .filter(initiative__in=visible)
+        .select_related("initiative")
+        .order_by("initiative__code")
+    ):
+        links.setdefault(link.stagetransition_id, []).append(link.initiative)
+    for t in rows:
+        t.reuses = links.get(t.pk, [])
+    return rows
+
+
+def graveyard_totals(user, *, q: str = "", unit_ids=None, year: int | None = None) -> list[dict]:
+    """Kills and retirements with their sunk cost (reporting currency) by unit and year;
+    ``unconverted`` counts sunk costs in a currency with no rate. One query."""
+    return list(
+        graveyard(user, q=q, unit_ids=unit_ids, year=year)
+        .annotate(year=ExtractYear("decided_at"))
+        .values("business_unit_id", "business_unit__name", "year")
+        .annotate(
+            kills=Count("pk", filter=Q(decision=StageTransition.Decision.KILL)),
+            retirements=Count("pk", filter=Q(decision=StageTransition.Decision.RETIRE)),
+            sunk=Sum("sunk_reporting"),
+            unconverted=Count("pk", filter=Q(sunk_cost__isnull=False, sunk_reporting__isnull=True)),
+        )
+        .order_by("-year", "business_unit__name")
+    )

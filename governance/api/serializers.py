@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework import serializers
 
 from governance.models import (
@@ -342,12 +341,12 @@ class StageDecisionSerializer(serializers.Serializer):
     sunk_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
     )
-    sunk_cost_currency = serializers.ChoiceField(
-        choices=settings.CURRENCIES,
+    sunk_cost_currency = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
-        help_text="Required with sunk_cost: the currency it is in",
+        max_length=3,
+        help_text="Required with sunk_cost: the currency it is in (one of CURRENCIES)",
     )
     salvaged = serializers.CharField(required=False, allow_blank=True, default="")
     lessons = serializers.CharField(required=False, allow_blank=True, default="")

@@ -57,6 +57,7 @@ FACTORIES = {
         review__initiative__business_unit=unit
     ),
     "governance.Waiver": lambda unit: f.WaiverFactory(review__initiative__business_unit=unit),
+    "portfolio.ScorecardSnapshot": lambda unit: f.ScorecardSnapshotFactory(business_unit=unit),
 }
 
 MONEY = {"finance.Budget", "finance.SpendEntry"}

@@ -140,6 +140,7 @@ def test_kill_closes_the_initiative_and_keeps_the_lessons(pmo, initiative_a):
         decision="kill",
         rationale="No measurable value.",
         sunk_cost=Decimal("120000"),
+        sunk_cost_currency="EUR",
         lessons="Measure a baseline first.",
     )
     initiative_a.refresh_from_db()

@@ -220,8 +220,10 @@ def test_kill_with_spend_in_several_currencies_asks_for_the_sunk_cost(
         decision="kill",
         rationale="Stop.",
         sunk_cost=Decimal("2600"),
+        sunk_cost_currency="EUR",
     )
     assert review.transition.sunk_cost == Decimal("2600")
+    assert review.transition.sunk_cost_currency == "EUR"
 
 
 def test_decided_snapshot_is_frozen(standards, initiative_a, member_a, pmo):

@@ -114,6 +114,13 @@ def test_the_chase_runs_as_a_celery_task_and_is_scheduled(stalled, pmo):
         args=[(review.decision_due_on + dt.timedelta(days=1)).isoformat()]
     ).get()
     assert out["to_pmo"] == 1
+    # The schedule the migration installs (a flushed test database may have lost its row).
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("governance.migrations.0007_stall_deadlines_and_activity")
+    migration.schedule_stall_chase(apps, None)
     assert PeriodicTask.objects.filter(task="governance.stall_decisions_chase").exists()
 
 
@@ -156,3 +163,26 @@ def test_stalled_page_shows_the_deadline_and_is_scoped(client, stalled, pmo, lea
     client.force_login(lead_b)
     response = client.get(reverse("governance:stalled_list"))
     assert b"AI-STALL" not in response.content
+
+
+def test_a_eur_kill_keeps_its_currency(stalled, pmo, lead_a, client):
+    """The issue's example: a EUR 100,000 kill is not "USD 100,000"."""
+    f.SpendEntryFactory(initiative=stalled, currency="EUR", amount=100000)
+    review = gate_review_open_for_stall(acting_user=pmo, initiative=stalled)
+    review = gate_decide(acting_user=lead_a, review=review, decision="kill", rationale="Stop.")
+    t = review.transition
+    assert (t.sunk_cost, t.sunk_cost_currency) == (100000, "EUR")
+    client.force_login(pmo)
+    response = client.get(reverse("home"))
+    assert b"sunk cost EUR 100,000" in response.content
+    assert b"USD 100,000" not in response.content
+
+
+def test_a_sunk_cost_entered_without_its_currency_is_refused(stalled, pmo, lead_a):
+    from django.core.exceptions import ValidationError
+
+    review = gate_review_open_for_stall(acting_user=pmo, initiative=stalled)
+    with pytest.raises(ValidationError, match="currency"):
+        gate_decide(
+            acting_user=lead_a, review=review, decision="kill", rationale="Stop.", sunk_cost=5
+        )

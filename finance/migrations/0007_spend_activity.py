@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initiative's date in one UPDATE."""
 
     dependencies = [
-        ("finance", "0005_audit_statement_triggers"),
+        ("finance", "0006_focus"),
         ("portfolio", "0007_activity_and_stall_policy"),
     ]
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 
 from finance.focus.models import FocusLine, FocusSettings
 from finance.focus.spec import AI_SERVICE_CATEGORY
-from finance.selectors import _ids_sql
+
+
+def _ids_sql(queryset) -> tuple[str, tuple]:
+    """The SQL of ``queryset.values('id')``, to use as ``id IN (...)``."""
+    try:
+        return queryset.values("id").query.sql_with_params()
+    except EmptyResultSet:  # a user with no units
+        return "SELECT NULL::bigint WHERE FALSE", ()
 
 
 def _cost_column() -> str:

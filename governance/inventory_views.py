@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 
 from governance.inventory.exporter import export_csv, export_queryset, export_xlsx
 from governance.inventory.importer import inventory_import
@@ -148,13 +149,30 @@ def filtered_initiatives(request):
 
 @login_required
 def inventory_export_view(request):
+    """GET: a built-in layout (``?format=omb-2025``). POST with a ``mapping`` file: the
+    portfolio in that mapping's layout (a malformed mapping is a 400 naming the key)."""
     fmt = request.GET.get("format", "omb-2025")
     if fmt not in BUILTIN_FORMATS:
         fmt = "omb-2025"
-    mapping = load_mapping(format_name=fmt)
+    params = request.GET
+    if request.method == "POST" and request.FILES.get("mapping"):
+        params = request.POST
+        upload = request.FILES["mapping"]
+        try:
+            raw = upload.read(MAX_MAPPING + 1)
+            if len(raw) > MAX_MAPPING:
+                raise MappingError("The mapping file is larger than 1 MB.")
+            mapping = load_mapping(text=raw, filename=upload.name)
+        except MappingError as exc:
+            return HttpResponse(
+                f"The mapping cannot be used: {exc}", status=400, content_type="text/plain"
+            )
+        fmt = slugify(mapping.name)[:40] or "mapping"
+    else:
+        mapping = load_mapping(format_name=fmt)
     rows = export_queryset(filtered_initiatives(request))
     stamp = timezone.localdate().isoformat()
-    if request.GET.get("as") == "xlsx":
+    if params.get("as") == "xlsx":
         body = export_xlsx(rows, mapping)
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         name = f"ai-inventory-{fmt}-{stamp}.xlsx"

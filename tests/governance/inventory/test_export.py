@@ -250,3 +250,27 @@ def test_the_export_can_be_written_in_another_mappings_layout(unit_a, unit_a_chi
         "AI-X",
     )
     assert rows[0]["Phase"] == "Production"
+
+
+def test_the_export_page_writes_an_uploaded_mappings_layout_scoped_to_the_user(
+    client, lead_a, unit_a, initiative_a, initiative_b
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.governance.inventory.helpers import FILES
+
+    client.force_login(lead_a)
+    mapping = (FILES / "custom_mapping.toml").read_bytes()
+    response = client.post(
+        reverse("governance:inventory_export"),
+        {"mapping": SimpleUploadedFile("m.toml", mapping)},
+    )
+    assert response.status_code == 200
+    rows = rows_of(response.content)
+    assert list(rows[0])[:3] == ["Division", "Team", "Ref"]
+    assert {r["Ref"] for r in rows} == {initiative_a.code}
+    bad = client.post(
+        reverse("governance:inventory_export"),
+        {"mapping": SimpleUploadedFile("m.toml", b'header_scan_rows = "x"\n' + mapping)},
+    )
+    assert bad.status_code == 400 and b"header_scan_rows: expected a whole number" in bad.content

@@ -815,6 +815,14 @@ def _apply(
     ancestors = _ancestors(
         {by_id[p.initiative_id]["business_unit_id"] for p in plans if p.how != "new"}
     )
+    # Initiatives whose stage has never been decided or changed since they were created:
+    # their stage date is the one the import gave them, which a file's date may correct.
+    matched_ids = [p.initiative_id for p in plans if p.how != "new"]
+    decided = set(
+        StageTransition.objects.filter(initiative_id__in=matched_ids).values_list(
+            "initiative_id", flat=True
+        )
+    )
     changed, stage_changes, changed_fields, ended = [], [], set(), []
     taken_keys = set(existing)
     for p in plans:
@@ -856,6 +864,16 @@ def _apply(
             taken_keys.add(p.source_key)
         else:
             p.source_key = row["source_key"]
+        stage = desired.get("stage", row["stage"])
+        if (
+            stage == row["stage"]
+            and p.initiative_id not in decided
+            and p.stage_date is not None
+            and stage in ACTIVE_STAGES
+        ):
+            from_file = _stage_entered(stage, p.stage_date, now)
+            if from_file < row["stage_entered_at"]:
+                desired["stage_entered_at"] = from_file  # the file dates the stage: earlier
         diff = {k: v for k, v in desired.items() if row.get(k) != v}
         if not diff:
             p.outcome = "unchanged"

@@ -180,3 +180,19 @@ def test_an_ended_initiative_is_not_moved_by_a_later_file_and_the_report_says_so
     assert report["stage_transitions"] == 0
     assert report["stages_kept_ended"][0]["stage"] == "retired"
     assert any("does not move again" in w for w in report["warnings"])
+
+
+def test_a_stage_dated_by_the_import_takes_the_files_date_when_a_later_file_has_one(omb):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run(omb, csv_bytes([{**ROWS[1]}]))  # Pilot, no date: dated by the import
+    summariser = stored("Summariser")
+    assert timezone.localdate(summariser.stage_entered_at) == timezone.localdate()
+    report = run(omb, csv_bytes([{**ROWS[1], "operational_date": "03/2024"}]))
+    summariser.refresh_from_db()
+    assert timezone.localdate(summariser.stage_entered_at) == dt.date(2024, 3, 1)
+    assert report["updated"] == 1
+    again = run(omb, csv_bytes([{**ROWS[1], "operational_date": "03/2024"}]))
+    assert again["unchanged"] == 1

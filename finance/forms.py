@@ -5,8 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from finance.models import Budget, CostCategory, CostKind, current_fiscal_year
+from finance.models import (
+    Budget,
+    CostCategory,
+    CostKind,
+    current_fiscal_year,
+    kind_category_error,
+)
 from people.scoping import has_global
+from portfolio.choices import END_STAGES
 from portfolio.models import Initiative
 
 
@@ -31,10 +38,20 @@ class BudgetRequestForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["initiative"].queryset = _initiatives_for(user, "finance.add_budget")
+        # Ended initiatives get no new budget (finance.services.budget_request).
+        self.fields["initiative"].queryset = _initiatives_for(user, "finance.add_budget").exclude(
+            stage__in=END_STAGES
+        )
         self.fields["currency"].choices = _currency_choices()
         self.fields["currency"].initial = settings.REPORTING_CURRENCY
         self.fields["fiscal_year"].initial = current_fiscal_year()
+
+    def clean(self):
+        data = super().clean()
+        problem = kind_category_error(data.get("kind"), data.get("category"))
+        if problem and "category" not in self.errors:
+            self.add_error("category", problem)
+        return data
 
 
 class BudgetDecisionForm(forms.Form):

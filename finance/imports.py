@@ -372,7 +372,9 @@ def validate(cursor, *, acting_user, source: str) -> tuple[int, int, list[RowErr
                                || ', or not one whose spend you may change' END,
                      CASE WHEN t.date_text IS NULL THEN 'date|is required'
                           WHEN t.posted_on IS NULL
-                          THEN 'date|' || quote_literal(t.date_text) || ' is not a date (use YYYY-MM-DD)' END,
+                          THEN 'date|' || quote_literal(t.date_text) || ' is not a date (use YYYY-MM-DD)'
+                          WHEN t.posted_on > CURRENT_DATE + 366
+                          THEN 'date|' || quote_literal(t.date_text) || ' is more than a year ahead' END,
                      CASE WHEN t.kind_text IS NULL THEN 'kind|is required'
                           WHEN t.kind IS NULL
                           THEN 'kind|unknown kind ' || quote_literal(t.kind_text) || ' (one_time or operational)' END,

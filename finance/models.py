@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from people.audit import audited
 from people.models import BusinessUnit, TimeStampedModel
+from portfolio.choices import END_STAGES
 from portfolio.models import Initiative, UnitOwned
+from portfolio.validity import in_range
 
 User = settings.AUTH_USER_MODEL
 
@@ -27,6 +30,29 @@ class CostCategory(models.TextChoices):
     RETRAINING = "retraining", "Retraining"
     RISK_RESERVE = "risk_reserve", "Risk reserve"
     STRATEGIC_INVESTMENT = "strategic_investment", "Strategic investment"
+
+
+#: Which cost kinds each category may be booked as (DESIGN.md section 2: "strategic
+#: investment is a category of one-time spend"); a category not listed takes either kind.
+CATEGORY_KINDS: dict[str, tuple[str, ...]] = {
+    CostCategory.STRATEGIC_INVESTMENT: (CostKind.ONE_TIME,),
+}
+
+
+def kind_category_error(kind: str, category: str) -> str | None:
+    """Why ``kind`` and ``category`` do not go together, or None."""
+    kinds = CATEGORY_KINDS.get(category)
+    if kind and kinds and kind not in kinds:
+        allowed = " or ".join(CostKind(k).label.lower() for k in kinds)
+        return f"{CostCategory(category).label} is {allowed} spend, not {CostKind(kind).label.lower()}."
+    return None
+
+
+def kind_category_condition() -> Q:
+    condition = Q()
+    for category, kinds in CATEGORY_KINDS.items():
+        condition &= ~Q(category=category) | Q(kind__in=list(kinds))
+    return condition
 
 
 class ExchangeRate(TimeStampedModel):
@@ -80,6 +106,11 @@ class Budget(UnitOwned):
         permissions = [("approve_budget", "Approve or reject any unit's budget requests")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="budget_amount_positive"),
+            models.CheckConstraint(
+                condition=kind_category_condition(),
+                name="budget_kind_matches_category",
+                violation_error_message="Strategic investment is one-time spend, not operational.",
+            ),
             # Separation of duties, enforced by the database too.
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
@@ -103,6 +134,18 @@ class Budget(UnitOwned):
             ),
         ]
         indexes = [models.Index(fields=["business_unit", "fiscal_year", "status"])]
+
+    def clean(self):
+        super().clean()
+        problem = kind_category_error(self.kind, self.category)
+        if problem:
+            raise ValidationError({"category": problem})
+        if self.initiative_id and self.status in (self.Status.DRAFT, self.Status.REQUESTED):
+            stage = Initiative.objects.filter(pk=self.initiative_id).values_list("stage", flat=True)
+            if stage and stage[0] in END_STAGES:
+                raise ValidationError(
+                    {"initiative": "The initiative has ended; it gets no new budget."}
+                )
 
     def __str__(self) -> str:
         return f"{self.initiative_id} FY{self.fiscal_year} {self.kind}/{self.category} {self.amount} {self.currency}"
@@ -182,6 +225,11 @@ class SpendEntry(UnitOwned):
                 name="spend_reference_unique_per_source",
             ),
             models.CheckConstraint(condition=~Q(amount=0), name="spend_amount_nonzero"),
+            models.CheckConstraint(
+                condition=in_range("posted_on"),
+                name="spend_posted_on_real",
+                violation_error_message="The posting date is not a real date.",
+            ),
         ]
         indexes = [
             models.Index(fields=["business_unit", "posted_on"]),

@@ -17,11 +17,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from finance import imports
-from finance.models import Budget, ImportBatch, SpendEntry
+from finance.models import Budget, ImportBatch, SpendEntry, kind_category_error
 from people.audit import acting_as
 from people.errors import SeparationOfDutiesError
 from people.scoping import has_global, unit_ids_for
+from portfolio.choices import END_STAGES
 from portfolio.models import Initiative
+from portfolio.validity import date_problem
+
+#: A posting may be dated up to a year ahead (accruals), never later.
+SPEND_MAX_FUTURE_DAYS = 366
 
 
 def _check_currency(currency: str) -> None:
@@ -54,6 +59,17 @@ def budget_request(
     _check_currency(currency)
     if amount is None or Decimal(amount) <= 0:
         raise ValidationError({"amount": "The amount must be greater than zero."})
+    initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
+    if initiative.stage in END_STAGES:
+        raise ValidationError(
+            {
+                "initiative": f"{initiative.code} is {initiative.get_stage_display().lower()}; "
+                "an ended initiative gets no new budget."
+            }
+        )
+    problem = kind_category_error(kind, category)
+    if problem:
+        raise ValidationError({"category": problem})
     if Budget.objects.filter(
         initiative=initiative,
         fiscal_year=fiscal_year,
@@ -96,6 +112,11 @@ def _lock_for_decision(acting_user, budget: Budget) -> Budget:
 def budget_approve(*, acting_user, budget: Budget, note: str = "") -> Budget:
     """Approve a waiting request. An approved amendment supersedes the line it amends."""
     budget = _lock_for_decision(acting_user, budget)
+    if budget.initiative.stage in END_STAGES:
+        raise ValidationError(
+            f"{budget.initiative.code} has ended ({budget.initiative.get_stage_display().lower()}); "
+            "reject the request instead."
+        )
     with acting_as(acting_user):
         if budget.amends_id:
             Budget.objects.filter(pk=budget.amends_id, status=Budget.Status.APPROVED).update(
@@ -361,6 +382,9 @@ def spend_entry_create(
     _check_currency(currency)
     if amount is None or Decimal(amount) == 0:
         raise ValidationError({"amount": "The amount must not be zero."})
+    problem = date_problem(posted_on, max_future_days=SPEND_MAX_FUTURE_DAYS)
+    if problem:
+        raise ValidationError({"posted_on": problem})
     if reference and SpendEntry.objects.filter(source="manual", reference=reference).exists():
         raise ValidationError({"reference": "This reference is already in the ledger."})
     with acting_as(acting_user):

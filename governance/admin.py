@@ -192,3 +192,34 @@ class GateCriterionResultAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Issue 13's records are written only by their services (rechecks, promotions and roll
+# backs); the admin shows them read-only.
+class _ReadOnlyAdmin(ScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.CriterionLapse)
+class CriterionLapseAdmin(_ReadOnlyAdmin):
+    list_display = ["initiative", "code", "detected_on", "resolved_on"]
+    list_select_related = ["initiative"]
+
+
+@admin.register(models.ModelDeployment)
+class ModelDeploymentAdmin(_ReadOnlyAdmin):
+    list_display = ["ai_system", "model_version", "kind", "started_at", "ended_at"]
+    list_select_related = ["ai_system", "model_version"]
+
+
+@admin.register(models.ModelRollback)
+class ModelRollbackAdmin(_ReadOnlyAdmin):
+    list_display = ["ai_system", "to_version", "status", "requested_by", "decided_by"]
+    list_select_related = ["ai_system", "to_version", "requested_by", "decided_by"]

@@ -18,7 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, F, Func, OuterRef, Q, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.fields import CharField, IntegerField
 from django.utils import timezone
 
@@ -48,10 +58,6 @@ def stage_position(expression) -> Func:
     )
 
 
-def _as_array(expression) -> Func:
-    return Func(expression, template="ARRAY[%(expressions)s]::varchar[]", output_field=CharField())
-
-
 @dataclass(frozen=True)
 class Refs:
     """Where the rule finds the initiative, its risk tier and the stage being entered,
@@ -59,6 +65,7 @@ class Refs:
 
     initiative: str = "pk"
     tier: str = "risk_tier"
+    source: str = "source"  # the initiative's import source (controls are scoped by it)
     target_stage: str | None = None  # a field name on the outer row
     target_stage_value: str | None = None  # or a literal stage
     today: date | None = None
@@ -140,10 +147,10 @@ def _risk_assessment_current(r: Refs):
 
 
 def _applicable_controls(r: Refs):
-    from governance.models import Control
+    from governance.models import Control, control_applies
 
     return Control.objects.annotate(from_pos=stage_position(F("applies_from_stage"))).filter(
-        Q(applies_to_tiers__len=0) | Q(applies_to_tiers__contains=_as_array(OuterRef(r.tier))),
+        control_applies(tier=OuterRef(r.tier), source=OuterRef(r.source)),
         from_pos__lte=stage_position(r.target()),
     )
 
@@ -163,12 +170,33 @@ def _controls_attested(r: Refs):
 
 
 def _fairness_audit_passed(r: Refs):
-    from governance.models import FairnessAudit
+    """The latest fairness audit of each model version that is in production or staged
+    for it passed; an initiative with no such version is judged by its latest audit.
+    A pass in June does not outlive a fail in November."""
+    from governance.models import FairnessAudit, ModelVersion
 
-    return _exists(
-        FairnessAudit.objects.filter(
-            initiative_id=OuterRef(r.initiative), result=FairnessAudit.Result.PASS
+    def latest_result(**where):
+        return Subquery(
+            FairnessAudit.objects.filter(**where)
+            .exclude(result=FairnessAudit.Result.PENDING)
+            .order_by(F("audited_on").desc(nulls_last=True), "-id")
+            .values("result")[:1]
         )
+
+    live = ModelVersion.objects.filter(
+        ai_system__initiative_id=OuterRef(r.initiative),
+        status__in=[ModelVersion.Status.STAGING, ModelVersion.Status.PRODUCTION],
+    )
+    unpassed = live.annotate(latest=latest_result(model_version_id=OuterRef("pk"))).filter(
+        Q(latest__isnull=True) | ~Q(latest=FairnessAudit.Result.PASS)
+    )
+    overall = Initiative.objects.filter(pk=OuterRef(r.initiative)).annotate(
+        latest=latest_result(initiative_id=OuterRef("pk"))
+    )
+    return ExpressionWrapper(
+        (Exists(live) & ~Exists(unpassed))
+        | (~Exists(live) & Exists(overall.filter(latest=FairnessAudit.Result.PASS))),
+        output_field=BooleanField(),
     )
 
 

@@ -344,3 +344,45 @@ def open_access_reviews(*, today: dt.date) -> list[Finding]:
             )
         )
     return findings
+
+
+def lapsed_gate_criteria(*, today: dt.date) -> list[Finding]:
+    """Criteria of the gate an initiative passed into its current stage that no longer
+    hold (``governance.services.gate_criteria_recheck`` runs first, so the open lapses
+    are today's). Told to the unit's leads, the requirements owner, the operator and the
+    PMO; an expired waiver reopens its criterion the same way."""
+    from governance.models import CriterionLapse
+    from governance.services import gate_criteria_recheck
+
+    gate_criteria_recheck(today=today)
+    rows = (
+        CriterionLapse.objects.filter(resolved_on__isnull=True)
+        .exclude(initiative__stage__in=END_STAGES)
+        .annotate(owner=role_user(Role.REQUIREMENTS_OWNER), operator=role_user(Role.OPERATOR))
+        .order_by("business_unit_id", "initiative_id", "code")
+        .values(
+            "pk",
+            "business_unit_id",
+            "initiative_id",
+            "initiative__code",
+            "code",
+            "name",
+            "reason",
+            "detected_on",
+            "owner",
+            "operator",
+        )
+    )
+    return [
+        Finding(
+            kind="gate_criterion_lapsed",
+            key=f"gate_criterion_lapsed:{r['pk']}",
+            business_unit_id=r["business_unit_id"],
+            title=f"{r['initiative__code']}: gate criterion {r['code']} no longer met",
+            body=f"\u201c{r['name']}\u201d held when the gate was passed. {r['reason']}",
+            url=initiative_url(r["initiative_id"]),
+            user_ids=ids(r["owner"], r["operator"]),
+            groups=(PMO,),
+        )
+        for r in rows
+    ]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.models import (
@@ -18,8 +19,9 @@ from governance.models import (
     Incident,
     ModelVersion,
 )
+from governance.rules import attestation_stamp, fairness_auditor_problem
 from people.models import BusinessUnit
-from portfolio.choices import RiskTier
+from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -43,18 +45,27 @@ class _InitiativeScoped(forms.ModelForm):
 
 
 class AttestationForm(_InitiativeScoped):
+    """The attester is the signed-in user; the dates follow ``governance.rules``."""
+
     class Meta:
         model = ControlAttestation
-        fields = ["initiative", "control", "status", "evidence", "expires_on"]
-        widgets = {"evidence": forms.Textarea(attrs={"rows": 3}), "expires_on": DATE}
+        fields = ["initiative", "control", "status", "evidence", "attested_on", "expires_on"]
+        widgets = {
+            "evidence": forms.Textarea(attrs={"rows": 3}),
+            "attested_on": DATE,
+            "expires_on": DATE,
+        }
         help_texts = {
             "evidence": "A link or reference to the proof: test report, runbook, sign-off.",
+            "attested_on": "Left empty: today. Not in the future, and back-dated only as far "
+            "as the control allows.",
             "expires_on": "Left empty, it is set from the control's validity period.",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["control"].queryset = Control.objects.order_by("code")
+        self._stamp = {}
 
     def clean(self):
         data = super().clean()
@@ -71,15 +82,33 @@ class AttestationForm(_InitiativeScoped):
             and ControlAttestation.objects.filter(initiative=initiative, control=control).exists()
         ):
             self.add_error("control", "This control is already attested here; edit that record.")
+        if control and data.get("status"):
+            try:
+                self._stamp = attestation_stamp(
+                    acting_user=self.user,
+                    control=control,
+                    status=data["status"],
+                    attested_on=data.get("attested_on"),
+                    expires_on=data.get("expires_on"),
+                    instance=self.instance if self.instance.pk else None,
+                )
+            except ValidationError as exc:
+                for field, errs in exc.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errs)
         return data
+
+    def _post_clean(self):
+        # The server-set fields go on the instance before the model's own clean().
+        for name, value in self._stamp.items():
+            setattr(self.instance, name, value)
+        super()._post_clean()
+        for name, value in self._stamp.items():
+            setattr(self.instance, name, value)
 
     def save(self, commit=True):
         obj = super().save(commit=False)
-        if obj.status == ControlAttestation.Status.ATTESTED:
-            obj.attested_by = self.user
-            obj.attested_on = timezone.localdate()
-            if not obj.expires_on:
-                obj.expires_on = obj.attested_on + timedelta(days=obj.control.validity_days)
+        for name, value in self._stamp.items():
+            setattr(obj, name, value)
         if commit:
             obj.save()
         return obj
@@ -132,11 +161,17 @@ class FairnessAuditForm(_InitiativeScoped):
         mv = data.get("model_version")
         if mv and data.get("initiative") and mv.ai_system.initiative_id != data["initiative"].pk:
             self.add_error("model_version", "That model version belongs to another initiative.")
+
+        initiative = data.get("initiative")
+        if initiative is not None:
+            problem = fairness_auditor_problem(self.user, initiative)
+            if problem:
+                self.add_error(None, problem)
         return data
 
     def save(self, commit=True):
         obj = super().save(commit=False)
-        obj.auditor = obj.auditor or self.user
+        obj.auditor = self.user  # who recorded it, never chosen
         if commit:
             obj.save()
         return obj
@@ -312,16 +347,37 @@ class GateDecisionForm(forms.Form):
     )
     lessons = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
+    to_stage = forms.ChoiceField(
+        label="To stage",
+        required=False,
+        choices=[],
+        help_text="Pivot or roll back: the stage to go to (left empty: the usual one).",
+    )
+
     def __init__(self, *args, review, blocking=(), **kwargs):
         super().__init__(*args, **kwargs)
+        from governance.services import review_decisions
+        from portfolio.transitions import allowed_moves
+
         D = StageTransition.Decision
-        if review.reason == review.Reason.INCIDENT:
-            choices = [(D.HOLD, "Continue (hold in stage)"), (D.ROLL_BACK, "Roll back a stage")]
-        else:
-            choices = [(D.ADVANCE, f"Advance to {review.get_target_stage_display()}")]
-            choices += [(D.HOLD, "Hold"), (D.PIVOT, "Pivot (back to proof of concept)")]
-        choices += [(D.KILL, "Kill"), (D.RETIRE, "Retire")]
-        self.fields["decision"].choices = choices
+        labels = {
+            D.ADVANCE: f"Advance to {review.get_target_stage_display()}",
+            D.HOLD: "Continue (hold in stage)"
+            if review.reason == review.Reason.INCIDENT
+            else "Hold",
+            D.PIVOT: "Pivot (same or an earlier stage, a new approach)",
+            D.ROLL_BACK: "Roll back to an earlier stage",
+            D.KILL: "Kill",
+            D.RETIRE: "Retire",
+        }
+        decisions = review_decisions(review)
+        # The same table the service reads: nothing is offered that it would refuse.
+        self.fields["decision"].choices = [(d, labels[d]) for d in decisions]
+        moves = allowed_moves(review.from_stage, decisions=[D.PIVOT, D.ROLL_BACK])
+        stages = dict.fromkeys(m.to_stage for m in moves)
+        self.fields["to_stage"].choices = [("", "The usual stage")] + [
+            (s, dict(Stage.choices)[s]) for s in stages
+        ]
         self.blocking = list(blocking)
         for line in self.blocking:
             sid = line.standard.pk

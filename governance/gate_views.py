@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from governance import filters, forms, selectors, services
 from governance.models import GateReview, Standard
 from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER
-from portfolio.models import Assignment, Initiative
+from portfolio.models import Initiative
 from portfolio.outcomes import initiative_outcomes
 from portfolio.services import can_decide_gate
 from portfolio.views.listing import paginate, sort_queryset
@@ -145,16 +145,8 @@ def _review(request, pk) -> GateReview:
 
 
 def _decider_problem(user, review) -> str:
-    """Why this user cannot decide this review ('' if they can)."""
-    if not can_decide_gate(user, review.initiative):
-        return "Only PMO, a centre of excellence or the unit's lead decides this gate."
-    if review.requested_by_id == user.pk:
-        return "You requested this review, so someone else decides it."
-    if Assignment.objects.filter(
-        initiative=review.initiative, role=Assignment.Role.REQUIREMENTS_OWNER, user=user
-    ).exists():
-        return "You are the requirements owner, so someone else decides this gate."
-    return ""
+    """Why this user cannot decide this review ('' if they can): the service's rule."""
+    return services.gate_decider_problem(user, review)
 
 
 def _review_page(request, review, *, decision_form=None, status=200):
@@ -284,6 +276,7 @@ def gate_decide(request, pk: int):
                 decision=d["decision"],
                 rationale=d["rationale"],
                 waivers=form.waivers() if d["decision"] == "advance" else None,
+                to_stage=d.get("to_stage") or None,
                 sunk_cost=d["sunk_cost"],
                 sunk_cost_currency=d["sunk_cost_currency"],
                 salvaged=d["salvaged"],

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -147,6 +149,9 @@ class RiskAssessment(UnitOwned):
     class Meta:
         ordering = ["initiative", "-assessed_on"]
         indexes = [models.Index(fields=["business_unit", "next_review_due"])]
+        permissions = [
+            ("lower_risk_tier", "Confirm a lower risk tier for any initiative (outside its team)")
+        ]
 
     def __str__(self) -> str:
         return f"{self.initiative_id} {self.get_eu_tier_display()} ({self.status})"
@@ -186,6 +191,31 @@ class Standard(TimeStampedModel):
         return f"{self.code} {self.name}"
 
 
+def tier_array(tier) -> object:
+    """``tier`` (a value or an expression) as the varchar[] an ``applies_to_tiers``
+    containment test needs."""
+    if isinstance(tier, str):
+        return [tier]
+    return models.Func(
+        tier, template="ARRAY[%(expressions)s]::varchar[]", output_field=models.CharField()
+    )
+
+
+def control_applies(*, tier, source) -> Q:
+    """The one rule for which controls an initiative must attest: the control's tiers are
+    empty or include the initiative's tier, and the control is organisation-wide or
+    belongs to the source the initiative was imported from. ``tier`` and ``source`` are
+    values or expressions (``OuterRef("risk_tier")``)."""
+    return (Q(applies_to_tiers__len=0) | Q(applies_to_tiers__contains=tier_array(tier))) & (
+        Q(source="") | Q(source=source)
+    )
+
+
+class ControlQuerySet(models.QuerySet):
+    def applicable(self, *, tier, source):
+        return self.filter(control_applies(tier=tier, source=source))
+
+
 @audited
 class Control(TimeStampedModel):
     """A control that initiatives must attest, by risk tier and from a stage on."""
@@ -201,6 +231,18 @@ class Control(TimeStampedModel):
         max_length=24, choices=Stage.choices, default=Stage.INITIAL_PRODUCTION
     )
     validity_days = models.PositiveIntegerField(default=365)
+    max_backdate_days = models.PositiveIntegerField(
+        default=30, help_text="How far before today an attestation may be dated"
+    )
+    # Scope: a control created by an inventory import applies only to the initiatives
+    # imported from that source; an organisation's own controls (source blank) apply to all.
+    source = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Import source this control belongs to; blank: applies organisation-wide",
+    )
+
+    objects = ControlQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -210,6 +252,24 @@ class Control(TimeStampedModel):
 
 
 @audited
+@pgtrigger.register(
+    # Every attestation of a control with a validity period expires: a row written
+    # without an expiry (a bulk import, the admin, raw SQL) gets the control's period
+    # from the day it was attested.
+    pgtrigger.Trigger(
+        name="attestation_expiry_from_control",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update,
+        condition=pgtrigger.Condition(
+            "NEW.expires_on IS NULL AND NEW.status IN ('attested', 'not_applicable')"
+        ),
+        func=(
+            "NEW.expires_on := COALESCE(NEW.attested_on, CURRENT_DATE) + COALESCE(("
+            "SELECT validity_days FROM governance_control WHERE id = NEW.control_id), 365); "
+            "RETURN NEW;"
+        ),
+    )
+)
 class ControlAttestation(UnitOwned):
     class Status(models.TextChoices):
         ATTESTED = "attested", "Attested"
@@ -242,6 +302,17 @@ class ControlAttestation(UnitOwned):
             ),
         ]
         indexes = [models.Index(fields=["business_unit", "expires_on"])]
+
+    def clean(self):
+        """Dates that can be true: not attested in the future, not back-dated beyond
+        what the control allows (for a new or re-dated attestation), and an expiry
+        after the attestation and within the control's validity period."""
+        super().clean()
+        from governance.rules import attestation_date_errors
+
+        errors = attestation_date_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return f"{self.initiative_id} {self.control_id} {self.status}"
@@ -340,6 +411,12 @@ class Incident(UnitOwned):
     review_due = models.DateField(null=True, blank=True, verbose_name="post-incident review due")
     review_summary = models.TextField(blank=True, verbose_name="post-incident review")
     review_completed_on = models.DateField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # When the current escalation level was told; the escalation task counts from here.
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-detected_at"]
@@ -530,14 +607,143 @@ class Waiver(UnitOwned):
     expires_on = models.DateField()
     granted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField()
+    # A mandatory criterion of a high-risk initiative is not waived by the unit alone.
+    co_signed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    co_signed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the expiry was processed: the criterion reopened and the team and PMO told.
+    lapsed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["expires_on"]
         constraints = [
             models.UniqueConstraint(fields=["review", "standard"], name="one_waiver_per_criterion"),
             models.CheckConstraint(condition=~Q(reason=""), name="waiver_reason_required"),
+            models.CheckConstraint(
+                condition=Q(co_signed_by__isnull=True) | ~Q(co_signed_by=F("granted_by")),
+                name="waiver_cosigner_not_granter",
+            ),
         ]
         indexes = [models.Index(fields=["business_unit", "expires_on"])]
 
     def __str__(self) -> str:
         return f"Waiver of {self.standard_id} until {self.expires_on}"
+
+
+@audited
+class CriterionLapse(UnitOwned):
+    """A gate criterion that was met (or waived) when the initiative passed into its
+    current stage and no longer is: an expired attestation, a failed audit, an expired
+    waiver. Kept by ``governance.services.gate_criteria_recheck``; open lapses are told
+    to the team and the PMO and show on the governance gaps page."""
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.CASCADE, related_name="criterion_lapses"
+    )
+    review = models.ForeignKey(GateReview, on_delete=models.CASCADE, related_name="lapses")
+    standard = models.ForeignKey(Standard, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    reason = models.CharField(max_length=300)
+    detected_on = models.DateField()
+    resolved_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_on", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "standard"],
+                condition=Q(resolved_on__isnull=True),
+                name="one_open_lapse_per_criterion",
+            ),
+        ]
+        indexes = [models.Index(fields=["business_unit", "resolved_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.code} lapsed on {self.detected_on}"
+
+
+@audited
+class ModelDeployment(UnitOwned):
+    """One period a model version served production for its AI system: promotions and
+    roll backs open one and close the one before, so "which version was in production on
+    date D" is a range lookup."""
+
+    class Kind(models.TextChoices):
+        PROMOTE = "promote", "Promoted"
+        ROLL_BACK = "roll_back", "Rolled back to"
+
+    ai_system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="deployments")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="deployments"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PROMOTE)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["ai_system", "-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ai_system"],
+                condition=Q(ended_at__isnull=True),
+                name="one_version_in_production",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="deployment_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} from {self.started_at:%Y-%m-%d}"
+
+
+@audited
+class ModelRollback(UnitOwned):
+    """A request to put an earlier version of an AI system back into production, with
+    its reason; someone other than the requester approves it."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    ai_system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="rollbacks")
+    from_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="rollback_reason_required"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="rollback_approver_not_requester",
+            ),
+            models.UniqueConstraint(
+                fields=["ai_system"],
+                condition=Q(status="requested"),
+                name="one_pending_rollback",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Roll back {self.ai_system} to {self.to_version.version}"

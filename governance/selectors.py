@@ -60,11 +60,9 @@ def missing_controls(*, initiative: Initiative, target_stage: str, today=None) -
         status__in=[ControlAttestation.Status.ATTESTED, ControlAttestation.Status.NOT_APPLICABLE],
     ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=today))
     return list(
-        Control.objects.annotate(from_pos=stage_position(F("applies_from_stage")))
-        .filter(
-            Q(applies_to_tiers__len=0) | Q(applies_to_tiers__contains=[initiative.risk_tier]),
-            from_pos__lte=list(ACTIVE_STAGES).index(target_stage) + 1,
-        )
+        Control.objects.applicable(tier=initiative.risk_tier, source=initiative.source)
+        .annotate(from_pos=stage_position(F("applies_from_stage")))
+        .filter(from_pos__lte=list(ACTIVE_STAGES).index(target_stage) + 1)
         .filter(~Exists(valid))
         .order_by("code")
     )

@@ -62,3 +62,12 @@ def stall_decisions_chase_task(self, today: str | None = None) -> dict:
         "to_pmo": len(result.to_pmo),
         "notifications": result.notifications,
     }
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, name="governance.escalate_incidents")
+def escalate_incidents_task(self) -> dict:
+    """Severe incidents not acknowledged within their severity's window go one level up
+    their escalation path (beat, every 15 minutes). Idempotent."""
+    from governance.services import incidents_escalate
+
+    return incidents_escalate()

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from governance import access_views, audit_views, gate_views, inventory_views, views
+from governance import (
+    access_views,
+    audit_views,
+    gate_views,
+    inventory_views,
+    views,
+    waiver_views,
+)
 
 app_name = "governance"
 
@@ -21,6 +28,8 @@ urlpatterns: list = [
         name="gate_stall_review",
     ),
     path("standards/", views.standard_list, name="standard_list"),
+    path("waivers/", waiver_views.waiver_list, name="waiver_list"),
+    path("waivers/<int:pk>/cosign/", waiver_views.waiver_cosign, name="waiver_cosign"),
     # Registers
     path("systems/", views.ai_system_list, name="ai_system_list"),
     path("systems/new/", views.ai_system_edit, name="ai_system_create"),

@@ -439,7 +439,7 @@ def risk_assessment_detail(request, pk: int):
         title=f"Risk assessment: {ra.initiative}",
         fields=fields,
         template="governance/risk_assessment_detail.html",
-        required_controls=services.required_controls_for_tier(ra.eu_tier),
+        required_controls=services.required_controls_for_tier(ra.eu_tier, ra.initiative.source),
     )
 
 

@@ -38,9 +38,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 EXTRA_PERMISSIONS: dict[str, list[str]] = {
-    PMO: ["portfolio.decide_gate"],
+    PMO: ["portfolio.decide_gate", "governance.lower_risk_tier"],
     FINANCE: ["finance.approve_budget"],
-    COE: ["portfolio.decide_gate", "governance.approve_modelversion"],
+    COE: [
+        "portfolio.decide_gate",
+        "governance.approve_modelversion",
+        "governance.lower_risk_tier",
+    ],
     AUDITOR: [],
 }
 

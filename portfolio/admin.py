@@ -26,8 +26,9 @@ class InitiativeAdmin(ScopedAdmin):
     inlines = [AssignmentInline]
 
     def get_readonly_fields(self, request, obj=None):
-        # Stage moves only through a gate decision, which records the transition.
-        return ["stage", "stage_entered_at"] if obj else []
+        # Stage moves only through a gate decision, which records the transition; the
+        # risk tier only through a risk assessment.
+        return ["stage", "stage_entered_at", "risk_tier"] if obj else ["risk_tier"]
 
 
 @admin.register(models.Assignment)

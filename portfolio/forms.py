@@ -9,6 +9,9 @@ from django.utils import timezone
 from people.models import BusinessUnit, CenterOfExcellence
 from portfolio.models import KPI, Assignment, Initiative, Objective
 
+# One rule for the owners form, the API and the admin: portfolio.services.owner_candidates.
+from portfolio.services import owner_candidates
+
 
 class InitiativeForm(forms.ModelForm):
     class Meta:
@@ -24,7 +27,6 @@ class InitiativeForm(forms.ModelForm):
             "build_or_buy",
             "integration_depth",
             "coe",
-            "risk_tier",
             "uses_pii",
             "uses_demographics",
         ]
@@ -37,7 +39,6 @@ class InitiativeForm(forms.ModelForm):
             "build_or_buy": "Build or buy",
             "integration_depth": "Integration depth",
             "coe": "Centre of excellence support",
-            "risk_tier": "Risk tier (EU AI Act)",
             "uses_pii": "Uses personal data",
             "uses_demographics": "Uses demographic features",
         }
@@ -172,37 +173,6 @@ class KPIForm(forms.ModelForm):
             if data.get(value_field) is not None and not data.get(partner):
                 self.add_error(partner, message)
         return data
-
-
-_OWNER_UNITS_SQL = """
-WITH RECURSIVE up AS (
-    SELECT id, parent_id FROM people_businessunit WHERE id = %s
-    UNION
-    SELECT bu.id, bu.parent_id FROM people_businessunit bu JOIN up ON bu.id = up.parent_id
-)
-SELECT id FROM up
-"""
-
-
-def owner_candidates(initiative: Initiative):
-    """Active people who can reach the initiative's unit: members (any unit role) of the unit
-    or one of its ancestors, and the organisation-wide PMO and CoE groups."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.db.models import Q
-
-    from people.roles import COE, PMO
-
-    with connection.cursor() as cursor:
-        cursor.execute(_OWNER_UNITS_SQL, [initiative.business_unit_id])
-        unit_ids = [row[0] for row in cursor.fetchall()]
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(unit_memberships__business_unit_id__in=unit_ids) | Q(groups__name__in=[PMO, COE]))
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
 
 
 class OwnersForm(forms.Form):

@@ -10,6 +10,8 @@ from people.audit import audited
 from people.models import BusinessUnit, CenterOfExcellence, TimeStampedModel
 from portfolio.choices import IntegrationDepth, RiskTier, Stage
 from portfolio.querysets import InitiativeQuerySet, ScopedQuerySet
+from portfolio.transitions import allowed_move_condition
+from portfolio.validity import date_problem, in_range
 
 User = settings.AUTH_USER_MODEL
 
@@ -143,12 +145,25 @@ class Initiative(TimeStampedModel):
                 condition=~Q(source_key=""),
                 name="initiative_unique_source_key",
             ),
+            models.CheckConstraint(
+                condition=in_range("started_on"),
+                name="initiative_started_on_real",
+                violation_error_message="The start date is not a real date for an initiative.",
+            ),
         ]
         indexes = [
             models.Index(fields=["business_unit", "stage"]),
             models.Index(fields=["stage", "stage_entered_at"]),
             models.Index(fields=["stage", "last_activity_on"]),
         ]
+
+    def clean(self):
+        super().clean()
+        problem = date_problem(self.started_on, max_future_days=5 * 366)
+        if problem:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"started_on": problem})
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -177,6 +192,17 @@ class Assignment(UnitOwned):
         constraints = [
             models.UniqueConstraint(fields=["initiative", "role"], name="one_person_per_role"),
         ]
+
+    def clean(self):
+        super().clean()
+        if self.initiative_id and self.user_id:
+            from django.core.exceptions import ValidationError
+
+            from portfolio.services import owner_problem
+
+            problem = owner_problem(self.initiative, self.user)
+            if problem:
+                raise ValidationError({"user": problem})
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.user}"
@@ -233,6 +259,12 @@ class StageTransition(UnitOwned):
             models.CheckConstraint(
                 condition=Q(sunk_cost__isnull=True) | ~Q(sunk_cost_currency=""),
                 name="transition_sunk_cost_has_currency",
+            ),
+            # The transition table (portfolio.transitions), enforced by the database too.
+            models.CheckConstraint(
+                condition=allowed_move_condition(),
+                name="transition_allowed_move",
+                violation_error_message="This stage move is not in the transition table.",
             ),
         ]
         indexes = [models.Index(fields=["business_unit", "decided_at"])]
@@ -305,7 +337,52 @@ class KPI(UnitOwned):
                 condition=Q(value_per_unit__isnull=True) | ~Q(value_currency=""),
                 name="kpi_value_has_currency",
             ),
+            models.CheckConstraint(
+                condition=in_range("baseline_date") & in_range("target_date"),
+                name="kpi_dates_real",
+                violation_error_message="A KPI date is not a real date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_date__isnull=True)
+                | Q(target_date__isnull=True)
+                | Q(target_date__gt=F("baseline_date")),
+                name="kpi_target_after_baseline",
+                violation_error_message="The target date must come after the baseline date.",
+            ),
         ]
+
+    def clean(self):
+        """What cannot be true is refused by field: dates outside any plan, a target
+        reached before its baseline was measured, a target that is no improvement."""
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        errors = {}
+        for name in ("baseline_date", "target_date"):
+            problem = date_problem(getattr(self, name))
+            if problem:
+                errors[name] = problem
+        if (
+            self.baseline_date
+            and self.target_date
+            and "target_date" not in errors
+            and self.target_date <= self.baseline_date
+        ):
+            errors["target_date"] = "The target date must come after the baseline date."
+        b, t = self.baseline_value, self.target_value
+        if b is not None and t is not None:
+            if t == b:
+                errors["target_value"] = "The target equals the baseline: nothing would improve."
+            elif self.direction == self.Direction.INCREASE and t < b:
+                errors["target_value"] = (
+                    "Higher is better, so the target must be above the baseline."
+                )
+            elif self.direction == self.Direction.DECREASE and t > b:
+                errors["target_value"] = (
+                    "Lower is better, so the target must be below the baseline."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self) -> str:
         return self.name

@@ -186,7 +186,7 @@ def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiativ
 
     A control applies when its tiers are empty or include the initiative's tier, and the
     initiative has reached the control's ``applies_from_stage``. One query."""
-    from governance.models import Control, ControlAttestation, RiskAssessment
+    from governance.models import Control, ControlAttestation, CriterionLapse, RiskAssessment
 
     today = today or timezone.localdate()
     valid = ControlAttestation.objects.filter(
@@ -208,25 +208,39 @@ def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiativ
         output_field=IntegerField(),
     )
     missing = (
-        Control.objects.annotate(rank=control_rank)
-        .filter(
-            Q(applies_to_tiers=[]) | Q(applies_to_tiers__contains=[OuterRef("risk_tier")]),
-            rank__lte=OuterRef("stage_rank"),
-        )
+        Control.objects.applicable(tier=OuterRef("risk_tier"), source=OuterRef("source"))
+        .annotate(rank=control_rank)
+        .filter(rank__lte=OuterRef("stage_rank"))
         .exclude(Exists(valid))
         .order_by()
         .values(k=Value(1))
         .annotate(n=Count("pk"))
         .values("n")
     )
+    # Criteria of a passed gate that no longer hold (governance.services.gate_criteria_recheck).
+    lapses = (
+        CriterionLapse.objects.filter(initiative_id=OuterRef("pk"), resolved_on__isnull=True)
+        .order_by()
+        .values("initiative_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    high_risk = Q(risk_tier__in=HIGH_RISK_TIERS) | Exists(us_high_impact)
     return (
         Initiative.objects.visible_to(user)
-        .filter(Q(risk_tier__in=HIGH_RISK_TIERS) | Exists(us_high_impact), stage__in=ACTIVE_STAGES)
+        .filter(stage__in=ACTIVE_STAGES)
         .annotate(stage_rank=stage_rank())
-        .annotate(missing_controls=Coalesce(Subquery(missing[:1]), Value(0)))
-        .filter(missing_controls__gt=0)
+        .annotate(
+            missing_controls=Case(
+                When(high_risk, then=Coalesce(Subquery(missing[:1]), Value(0))),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            lapsed_criteria=Coalesce(Subquery(lapses[:1]), Value(0)),
+        )
+        .filter(Q(missing_controls__gt=0) | Q(lapsed_criteria__gt=0))
         .select_related("business_unit")
-        .order_by("-missing_controls", "code")
+        .order_by("-missing_controls", "-lapsed_criteria", "code")
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -13,8 +14,11 @@ from django.utils import timezone
 from people.audit import acting_as
 from people.errors import SeparationOfDutiesError
 from people.scoping import has_global, unit_ids_for
-from portfolio.choices import ACTIVE_STAGES, END_STAGES, STAGE_ORDER, Stage
+from portfolio.choices import END_STAGES
 from portfolio.models import KPI, Assignment, Initiative, Measurement, StageTransition
+from portfolio.transitions import NEEDS_GATE, allowed_decisions, allowed_moves, check_move
+
+__all__ = ["allowed_decisions", "allowed_moves", "check_move", "stage_decide", "target_stage"]
 
 Decision = StageTransition.Decision
 
@@ -27,32 +31,115 @@ def can_decide_gate(user, initiative: Initiative) -> bool:
 
 
 def target_stage(initiative: Initiative, decision: str, to_stage: str | None = None) -> str:
-    """Where a decision takes the initiative. ``to_stage`` only matters for a pivot."""
-    current = initiative.stage
-    if decision == Decision.KILL:
-        return Stage.KILLED
-    if decision == Decision.RETIRE:
-        return Stage.RETIRED
-    if current in END_STAGES:
-        raise ValidationError({"decision": f"The initiative is already {current}; it cannot move."})
-    if decision == Decision.HOLD:
-        return current
-    if decision == Decision.PIVOT:
-        return to_stage or Stage.PROOF_OF_CONCEPT
-    order = STAGE_ORDER.get(current)
-    if decision == Decision.ADVANCE:
-        if current == Stage.UNKNOWN:
-            if not to_stage:
-                raise ValidationError({"to_stage": "Say which stage this initiative is in."})
-            return to_stage
-        if order is None or order + 1 >= len(ACTIVE_STAGES):
-            raise ValidationError({"decision": "The initiative is already institutional."})
-        return ACTIVE_STAGES[order + 1]
-    if decision == Decision.ROLL_BACK:
-        if not order:
-            raise ValidationError({"decision": "There is no earlier stage to roll back to."})
-        return ACTIVE_STAGES[order - 1]
-    raise ValidationError({"decision": f"Unknown decision {decision!r}."})
+    """Where ``decision`` takes the initiative: ``to_stage`` if the transition table
+    (``portfolio.transitions``) allows it, the decision's default when not given.
+    Raises ``ValidationError`` saying what is allowed otherwise."""
+    return check_move(decision, initiative.stage, to_stage)
+
+
+def held_role_since(*, initiative_id: int, role: str, user_id: int, since) -> bool:
+    """Whether ``user_id`` held ``role`` on the initiative at ``since`` or at any time
+    after it, read from the assignments' audit trail (so a role handed to a colleague and
+    taken back still counts), or holds it now."""
+    if Assignment.objects.filter(initiative_id=initiative_id, role=role, user_id=user_id).exists():
+        return True
+    events = apps.get_model("portfolio", "AssignmentEvent").objects.filter(
+        initiative_id=initiative_id, role=role
+    )
+    if events.filter(pgh_created_at__gte=since, user_id=user_id).exists():
+        return True
+    last = events.filter(pgh_created_at__lt=since).order_by("-pgh_created_at", "-pgh_id").first()
+    return last is not None and last.pgh_label != "delete" and last.user_id == user_id
+
+
+_OWNER_UNITS_SQL = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_id FROM people_businessunit WHERE id = %s
+    UNION
+    SELECT bu.id, bu.parent_id FROM people_businessunit bu JOIN up ON bu.id = up.parent_id
+)
+SELECT id FROM up
+"""
+
+
+def owner_candidates(initiative: Initiative):
+    """Who may hold an accountability role on the initiative: active people who can reach
+    its unit (members, any unit role, of the unit or one of its ancestors) and the
+    organisation-wide PMO and CoE groups. The owners form, the assignments API and the
+    admin (``Assignment.clean``) all ask this."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models import Q
+
+    from people.roles import COE, PMO
+
+    with connection.cursor() as cursor:
+        cursor.execute(_OWNER_UNITS_SQL, [initiative.business_unit_id])
+        unit_ids = [row[0] for row in cursor.fetchall()]
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(unit_memberships__business_unit_id__in=unit_ids) | Q(groups__name__in=[PMO, COE]))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def owner_problem(initiative: Initiative, user) -> str:
+    """Why ``user`` cannot hold a role on ``initiative`` ("" if they can)."""
+    if user is None or not owner_candidates(initiative).filter(pk=user.pk).exists():
+        return (
+            "This person cannot be given a role here: they have no access to the initiative's unit."
+        )
+    return ""
+
+
+def on_team(user, initiative: Initiative) -> bool:
+    """Whether ``user`` is on the initiative's team: a member of its unit (or a parent
+    unit), or named on one of its accountability roles."""
+    if user is None or not user.is_authenticated:
+        return False
+    return initiative.business_unit_id in unit_ids_for(user, "view") or (
+        Assignment.objects.filter(initiative_id=initiative.pk, user_id=user.pk).exists()
+    )
+
+
+def _check_gate_passed(initiative: Initiative, review_id: int | None, new_stage: str) -> None:
+    """A forward move needs the initiative's open gate review into ``new_stage`` with no
+    mandatory criterion unmet and unwaived. Read through the reverse relations governance
+    declares on ``Initiative`` (``gate_reviews``, their ``criteria`` and ``waivers``), so
+    portfolio imports nothing from governance."""
+    refusal = ValidationError(
+        {"decision": "Advancing needs a gate review into the next stage; request one first."}
+    )
+    if review_id is None:
+        raise refusal
+    reviews = Initiative.objects.filter(
+        pk=initiative.pk,
+        gate_reviews__pk=review_id,
+        gate_reviews__status="open",
+        gate_reviews__target_stage=new_stage,
+    )
+    if not reviews.exists():
+        raise refusal
+    blocking = set(
+        Initiative.objects.filter(
+            pk=initiative.pk,
+            gate_reviews__pk=review_id,
+            gate_reviews__criteria__mandatory=True,
+            gate_reviews__criteria__met=False,
+        ).values_list("gate_reviews__criteria__standard_id", flat=True)
+    )
+    if blocking:
+        waived = set(
+            Initiative.objects.filter(
+                pk=initiative.pk, gate_reviews__pk=review_id, gate_reviews__waivers__isnull=False
+            ).values_list("gate_reviews__waivers__standard_id", flat=True)
+        )
+        if blocking - waived:
+            raise ValidationError(
+                {"decision": "Mandatory gate criteria are unmet and not waived; it cannot advance."}
+            )
 
 
 @transaction.atomic
@@ -67,13 +154,17 @@ def stage_decide(
     sunk_cost_currency: str = "",
     salvaged: str = "",
     lessons: str = "",
+    gate_review_id: int | None = None,
 ) -> StageTransition:
     """Record a gate decision and move the initiative.
 
     The caller can rely on: the decider may decide this gate and is not the
-    initiative's requirements owner; a rationale is given; the transition and the
-    initiative's new stage are written together, attributed to ``acting_user``.
-    Governance checks (criteria, waivers) wrap this in ``governance.services``.
+    initiative's requirements owner; a rationale is given; the move is in the
+    transition table (``portfolio.transitions``); a forward move (advance) is made only
+    through the open gate review ``gate_review_id`` into that stage, every mandatory
+    criterion of which is met or waived; the transition and the initiative's new stage
+    are written together, attributed to ``acting_user``. ``governance.services.gate_decide``
+    is the one caller: it computes the checklist and records the waivers first.
     """
     initiative = Initiative.objects.select_for_update().get(pk=initiative.pk)
     if not can_decide_gate(acting_user, initiative):
@@ -88,6 +179,8 @@ def stage_decide(
     if not rationale:
         raise ValidationError({"rationale": "Give the reason for this decision."})
     new_stage = target_stage(initiative, decision, to_stage)
+    if decision in NEEDS_GATE:
+        _check_gate_passed(initiative, gate_review_id, new_stage)
     # A sunk cost is money: it keeps the currency it was incurred in (a EUR 100,000 kill
     # is not "USD 100,000"); reports convert it, the original stays.
     if sunk_cost is not None:

@@ -116,6 +116,9 @@ SCANS: dict[str, Scan] = {
         "Open access reviews", "governance.findings", "open_access_reviews", "week"
     ),
     "budget_variance": Scan("Budget variance", "finance.findings", "budget_variance", "month"),
+    "gate_criteria_lapsed": Scan(
+        "Gate criteria no longer met", "governance.findings", "lapsed_gate_criteria", "week"
+    ),
 }
 
 

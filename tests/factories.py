@@ -96,12 +96,22 @@ class _OfInitiative(factory.django.DjangoModelFactory):
     business_unit = factory.LazyAttribute(lambda o: o.initiative.business_unit)
 
 
+def _unit_viewer(unit):
+    """A person the initiative's unit knows (a viewer membership row): an accountability
+    role goes only to someone who can reach the unit (portfolio.services.owner_candidates)."""
+    from people.models import UnitMembership
+
+    user = UserFactory()
+    UnitMembership.objects.create(user=user, business_unit=unit, role="viewer")
+    return user
+
+
 class AssignmentFactory(_OfInitiative):
     class Meta:
         model = pf.Assignment
 
     role = pf.Assignment.Role.OPERATOR
-    user = factory.SubFactory(UserFactory)
+    user = factory.LazyAttribute(lambda o: _unit_viewer(o.initiative.business_unit))
 
 
 class KPIFactory(_OfInitiative):
@@ -502,3 +512,40 @@ class HeartbeatFactory(factory.django.DjangoModelFactory):
 
     name = "beat"
     beat_at = factory.LazyFunction(timezone.now)
+
+
+class CriterionLapseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.CriterionLapse
+
+    review = factory.SubFactory(GateReviewFactory)
+    initiative = factory.LazyAttribute(lambda o: o.review.initiative)
+    business_unit = factory.LazyAttribute(lambda o: o.review.business_unit)
+    standard = factory.SubFactory(StandardFactory)
+    code = factory.LazyAttribute(lambda o: o.standard.code)
+    name = factory.LazyAttribute(lambda o: o.standard.name)
+    reason = "An attestation expired."
+    detected_on = TODAY
+
+
+class ModelDeploymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.ModelDeployment
+
+    model_version = factory.SubFactory(ModelVersionFactory)
+    ai_system = factory.LazyAttribute(lambda o: o.model_version.ai_system)
+    business_unit = factory.LazyAttribute(lambda o: o.model_version.business_unit)
+    started_at = factory.LazyFunction(timezone.now)
+
+
+class ModelRollbackFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = gov.ModelRollback
+
+    from_version = factory.SubFactory(ModelVersionFactory)
+    ai_system = factory.LazyAttribute(lambda o: o.from_version.ai_system)
+    business_unit = factory.LazyAttribute(lambda o: o.from_version.business_unit)
+    to_version = factory.LazyAttribute(lambda o: ModelVersionFactory(ai_system=o.ai_system))
+    reason = "1.1 drifts on new data."
+    requested_by = factory.SubFactory(UserFactory)
+    requested_at = factory.LazyFunction(timezone.now)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from rest_framework import serializers
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers
 
 from governance.models import (
     AccessReview,
@@ -12,9 +13,13 @@ from governance.models import (
     FairnessAudit,
     GateReview,
     Incident,
+    ModelRollback,
     ModelVersion,
     RiskAssessment,
+    Standard,
+    Waiver,
 )
+from governance.rules import attestation_stamp, fairness_auditor_problem
 from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
@@ -170,7 +175,32 @@ class ControlAttestationSerializer(ScopedModelSerializer):
             "expires_on",
             "updated_at",
         ]
-        read_only_fields = ["business_unit", "updated_at"]
+        # The attester is the caller; the dates follow governance.rules.
+        read_only_fields = ["business_unit", "attested_by", "updated_at"]
+
+    def validate(self, attrs):
+        control = attrs.get("control", getattr(self.instance, "control", None))
+        status = attrs.get("status", getattr(self.instance, "status", None))
+        if control is not None and status:
+            try:
+                attrs.update(
+                    attestation_stamp(
+                        acting_user=self.context["request"].user,
+                        control=control,
+                        status=status,
+                        attested_on=attrs.get("attested_on"),
+                        expires_on=attrs.get(
+                            "expires_on",
+                            getattr(self.instance, "expires_on", None)
+                            if "attested_on" not in attrs
+                            else None,
+                        ),
+                        instance=self.instance,
+                    )
+                )
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from exc
+        return super().validate(attrs)
 
 
 class FairnessAuditSerializer(ScopedModelSerializer):
@@ -190,10 +220,15 @@ class FairnessAuditSerializer(ScopedModelSerializer):
             "remediation_due",
             "updated_at",
         ]
-        read_only_fields = ["business_unit", "updated_at"]
+        read_only_fields = ["business_unit", "auditor", "updated_at"]
 
     def validate(self, attrs):
+        attrs["auditor"] = self.context["request"].user  # who recorded it, never chosen
         initiative = attrs.get("initiative", getattr(self.instance, "initiative", None))
+        if initiative is not None:
+            problem = fairness_auditor_problem(self.context["request"].user, initiative)
+            if problem:
+                raise exceptions.PermissionDenied(problem)
         version = attrs.get("model_version", getattr(self.instance, "model_version", None))
         if (
             version is not None
@@ -388,3 +423,69 @@ class IncidentProgressSerializer(serializers.Serializer):
     escalation_level = serializers.IntegerField(min_value=1, max_value=10, required=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     review_summary = serializers.CharField(required=False, allow_blank=True)
+
+
+class WaiverRegisterSerializer(serializers.ModelSerializer):
+    """A waiver in the register: whose it is (``granted_by``, its owner), why, until
+    when, who co-signed it, and whether it lapsed."""
+
+    class Meta:
+        model = Waiver
+        fields = [
+            "id",
+            "initiative",
+            "business_unit",
+            "review",
+            "standard",
+            "reason",
+            "expires_on",
+            "granted_by",
+            "granted_at",
+            "co_signed_by",
+            "co_signed_at",
+            "lapsed_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WaiverProposeSerializer(serializers.Serializer):
+    review = ScopedPrimaryKeyRelatedField(scope="visible", queryset=GateReview.objects.all())
+    standard = serializers.PrimaryKeyRelatedField(queryset=Standard.objects.all())
+    reason = serializers.CharField(max_length=2000)
+    expires_on = serializers.DateField()
+
+
+class ModelRollbackSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelRollback
+        fields = [
+            "id",
+            "ai_system",
+            "business_unit",
+            "from_version",
+            "to_version",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelRollbackRequestSerializer(serializers.Serializer):
+    ai_system = ScopedPrimaryKeyRelatedField(scope="visible", queryset=AISystem.objects.all())
+    to_version = ScopedPrimaryKeyRelatedField(scope="visible", queryset=ModelVersion.objects.all())
+    reason = serializers.CharField(max_length=5000)
+
+
+class ModelRollbackDecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class IncidentAcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)

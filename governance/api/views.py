@@ -20,14 +20,20 @@ from governance.api.serializers import (
     FairnessAuditSerializer,
     GateReviewRequestSerializer,
     GateReviewSerializer,
+    IncidentAcknowledgeSerializer,
     IncidentProgressSerializer,
     IncidentReportSerializer,
     IncidentSerializer,
+    ModelRollbackDecisionSerializer,
+    ModelRollbackRequestSerializer,
+    ModelRollbackSerializer,
     ModelVersionListSerializer,
     ModelVersionSerializer,
     RiskAssessmentRecordSerializer,
     RiskAssessmentSerializer,
     StageDecisionSerializer,
+    WaiverProposeSerializer,
+    WaiverRegisterSerializer,
 )
 from governance.models import (
     AccessReview,
@@ -38,17 +44,25 @@ from governance.models import (
     FairnessAudit,
     GateReview,
     Incident,
+    ModelRollback,
     ModelVersion,
     RiskAssessment,
+    Waiver,
 )
 from governance.services import (
     access_review_decide,
     gate_decide,
     gate_review_request,
+    incident_acknowledge,
     incident_report,
     incident_update,
+    model_rollback_decide,
+    model_rollback_request,
     model_version_promote,
     risk_assessment_record,
+    version_in_production,
+    waiver_cosign,
+    waiver_propose,
 )
 from people.api.base import (
     Pagination,
@@ -83,6 +97,38 @@ class ModelVersionViewSet(ScopedViewSet):
         if self.action != "list":
             queryset = queryset.prefetch_related("datasets")
         return queryset
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ai_system", OpenApiTypes.INT, required=True),
+            OpenApiParameter("on", OpenApiTypes.DATE, description="the end of this day"),
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="or this moment"),
+        ],
+        responses={200: ModelVersionSerializer},
+    )
+    @action(detail=False, methods=["get"], url_path="in-production")
+    def in_production(self, request):
+        """Which version of an AI system was in production on a day (or at a moment),
+        roll backs included. 404 when none was."""
+        from django.utils.dateparse import parse_date, parse_datetime
+
+        system = AISystem.objects.visible_to(request.user).filter(
+            pk=request.query_params.get("ai_system") or 0
+        )
+        if not (request.query_params.get("ai_system") or "").isdigit() or not system.exists():
+            raise NotFound("No such AI system.")
+        raw_at, raw_on = request.query_params.get("at"), request.query_params.get("on")
+        when = parse_datetime(raw_at) if raw_at else (parse_date(raw_on) if raw_on else None)
+        if when is None:
+            raise ValidationError({"on": "Give a date (on=YYYY-MM-DD) or a moment (at=...)."})
+        if hasattr(when, "tzinfo") and hasattr(when, "hour") and when.tzinfo is None:
+            from django.utils import timezone
+
+            when = timezone.make_aware(when)
+        version = version_in_production(ai_system=system.get(), at=when)
+        if version is None:
+            raise NotFound("No version of this system was in production then.")
+        return self.render_one(self.get_queryset().get(pk=version.pk))
 
     @extend_schema(request=None, responses={200: ModelVersionSerializer})
     @action(detail=True, methods=["post"])
@@ -152,6 +198,18 @@ class IncidentViewSet(ScopedViewSet):
 
     def perform_create(self, serializer):
         return incident_report(acting_user=self.request.user, **serializer.validated_data)
+
+    @extend_schema(request=IncidentAcknowledgeSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        """Take a severe incident: its escalation stops."""
+        incident = self.get_object()
+        serializer = IncidentAcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = incident_acknowledge(
+            acting_user=request.user, incident=incident, **serializer.validated_data
+        )
+        return self.render_one(self.get_queryset().get(pk=incident.pk))
 
     @extend_schema(request=IncidentProgressSerializer, responses={200: IncidentSerializer})
     @action(detail=True, methods=["post"])
@@ -223,6 +281,87 @@ class StageTransitionViewSet(ScopedViewSet):
             )
         review = gate_decide(acting_user=self.request.user, review=review, **data)
         return review.transition
+
+
+@extend_schema_view(
+    create=extend_schema(request=WaiverProposeSerializer, responses={201: WaiverRegisterSerializer})
+)
+class WaiverViewSet(ScopedViewSet):
+    """The waivers register: owner, reason, expiry, co-signature, lapse. POST proposes a
+    waiver on an open gate review; POST /{id}/cosign/ is PMO's or a CoE's co-signature
+    (needed for a mandatory criterion of a high-risk initiative)."""
+
+    queryset = Waiver.objects.all()
+    serializer_class = WaiverRegisterSerializer
+    create_serializer_class = WaiverProposeSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = {
+        "initiative": ["exact"],
+        "business_unit": ["exact"],
+        "review": ["exact"],
+        "expires_on": ["lte", "gte"],
+    }
+    ordering_fields = ["expires_on", "id"]
+
+    def perform_create(self, serializer):
+        return waiver_propose(acting_user=self.request.user, **serializer.validated_data)
+
+    @extend_schema(request=None, responses={200: WaiverRegisterSerializer})
+    @action(detail=True, methods=["post"])
+    def cosign(self, request, pk=None):
+        waiver = waiver_cosign(acting_user=request.user, waiver=self.get_object())
+        return self.render_one(self.get_queryset().get(pk=waiver.pk))
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=ModelRollbackRequestSerializer, responses={201: ModelRollbackSerializer}
+    )
+)
+class ModelRollbackViewSet(ScopedViewSet):
+    """Roll backs of an AI system to an earlier version: POST asks (with a reason);
+    someone other than the requester approves or rejects."""
+
+    queryset = ModelRollback.objects.all()
+    serializer_class = ModelRollbackSerializer
+    create_serializer_class = ModelRollbackRequestSerializer
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = ["ai_system", "business_unit", "status"]
+    ordering_fields = ["requested_at", "id"]
+
+    def can_write_any(self, user) -> bool:
+        return has_global(user, "governance.approve_modelversion") or bool(
+            unit_ids_for(user, "change")
+        )
+
+    def perform_create(self, serializer):
+        return model_rollback_request(acting_user=self.request.user, **serializer.validated_data)
+
+    @extend_schema(
+        request=ModelRollbackDecisionSerializer, responses={200: ModelRollbackSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._decide(request, approve=True)
+
+    @extend_schema(
+        request=ModelRollbackDecisionSerializer, responses={200: ModelRollbackSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, approve=False)
+
+    def _decide(self, request, *, approve: bool):
+        rollback = self.get_object()
+        serializer = ModelRollbackDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rollback = model_rollback_decide(
+            acting_user=request.user,
+            rollback=rollback,
+            approve=approve,
+            **serializer.validated_data,
+        )
+        return self.render_one(self.get_queryset().get(pk=rollback.pk))
 
 
 class AccessReviewViewSet(ReadOnlyScopedViewSet):
@@ -336,4 +475,6 @@ def register(router) -> None:
     router.register("access-reviews", AccessReviewViewSet, basename="accessreview")
     router.register("access-review-items", AccessReviewItemViewSet, basename="accessreviewitem")
     router.register("controls", ControlViewSet, basename="control")
+    router.register("waivers", WaiverViewSet, basename="waiver")
+    router.register("model-rollbacks", ModelRollbackViewSet, basename="modelrollback")
     router.register("audit-events", AuditEventViewSet, basename="auditevent")

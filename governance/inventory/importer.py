@@ -1139,7 +1139,11 @@ def _controls(m: Mapping) -> dict[str, int]:
         Control.objects.bulk_create(
             [
                 Control(
-                    code=c.code, name=c.name, description=c.description or f"{m.label}: {c.name}"
+                    code=c.code,
+                    name=c.name,
+                    description=c.description or f"{m.label}: {c.name}",
+                    # Scoped to the source: other units' obligations do not change.
+                    source=m.source,
                 )
                 for c in missing
             ],

@@ -148,7 +148,14 @@ class ScopedModelSerializer(serializers.ModelSerializer):
             field = model._meta.get_field(name)
             if not field.many_to_many:
                 setattr(candidate, name, value)
+        if self.instance is not None:
+            # The row being edited: unique checks exclude it (as Django's own
+            # validate_constraints does for a saved instance).
+            candidate._state.adding = False
         try:
+            # The model's own rules first (field errors), then its constraints: the API
+            # refuses what the web form and the admin refuse.
+            candidate.clean()
             candidate.validate_constraints()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc

@@ -115,9 +115,11 @@ class InitiativeSerializer(_StallAndValueFields, ScopedModelSerializer):
             "created_at",
             "updated_at",
         ]
-        # The stage moves only through a gate decision (POST /stage-transitions/).
+        # The stage moves only through a gate decision (POST /stage-transitions/); the
+        # risk tier comes only from the current risk assessment (POST /risk-assessments/).
         read_only_fields = [
             "stage",
+            "risk_tier",
             "stage_entered_at",
             *STALL_AND_VALUE_FIELDS,
             "created_at",
@@ -130,6 +132,17 @@ class AssignmentSerializer(ScopedModelSerializer):
         model = Assignment
         fields = ["id", "initiative", "business_unit", "role", "user", "updated_at"]
         read_only_fields = ["business_unit", "updated_at"]
+
+    def validate(self, attrs):
+        from portfolio.services import owner_problem
+
+        initiative = attrs.get("initiative", getattr(self.instance, "initiative", None))
+        user = attrs.get("user", getattr(self.instance, "user", None))
+        if initiative is not None and user is not None:
+            problem = owner_problem(initiative, user)
+            if problem:
+                raise serializers.ValidationError({"user": problem})
+        return super().validate(attrs)
 
 
 class ObjectiveSerializer(ScopedModelSerializer):

@@ -4,6 +4,7 @@ table, and a meta-test fails if a router entry has no row here."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,10 @@ from governance.models import (
     FairnessAudit,
     GateReview,
     Incident,
+    ModelRollback,
     ModelVersion,
     RiskAssessment,
+    Waiver,
 )
 from people.models import BusinessUnit, CenterOfExcellence, UnitMembership
 from portfolio.models import (
@@ -48,6 +51,55 @@ def _gate_review(unit, initiative=None, requested_by=None):
         from_stage=initiative.stage,
         target_stage="initial_production",
         requested_by=requested_by or f.UserFactory(),
+        requested_at=timezone.now(),
+    )
+
+
+def _waiver_body(review):
+    row = f.GateCriterionResultFactory(review=review, mandatory=True, met=False)
+    return {
+        "review": review.pk,
+        "standard": row.standard_id,
+        "reason": "Audit booked for next month.",
+        "expires_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
+    }
+
+
+def _versions(system):
+    """An earlier version that was in production, and the one in production now."""
+    now = timezone.now()
+    approver = f.UserFactory()
+    old = f.ModelVersionFactory(
+        ai_system=system,
+        status="retired",
+        approved_by=approver,
+        deployed_at=now - dt.timedelta(days=20),
+        retired_at=now - dt.timedelta(days=5),
+    )
+    current = f.ModelVersionFactory(
+        ai_system=system,
+        status="production",
+        approved_by=approver,
+        deployed_at=now - dt.timedelta(days=5),
+    )
+    return old, current
+
+
+def _rollback_body(system):
+    old, _ = _versions(system)
+    return {"ai_system": system.pk, "to_version": old.pk, "reason": "Drift since 1.1."}
+
+
+def _rollback(unit):
+    system = f.AISystemFactory(initiative=_initiative(unit))
+    old, current = _versions(system)
+    return ModelRollback.objects.create(
+        ai_system=system,
+        business_unit=unit,
+        from_version=current,
+        to_version=old,
+        reason="Drift.",
+        requested_by=f.UserFactory(),
         requested_at=timezone.now(),
     )
 
@@ -352,6 +404,25 @@ CASES: list[Case] = [
         FocusLine,
         lambda u: f.FocusLineFactory(initiative=_initiative(u)),
         writer=None,
+    ),
+    Case(
+        "waiver",
+        Waiver,
+        lambda u: f.WaiverFactory(review=_gate_review(u)),
+        create=lambda c: _waiver_body(c.open_review_a),
+        bad_create=lambda c: ({**_waiver_body(c.open_review_a), "reason": ""}, "reason"),
+        cross_create=lambda c: (_waiver_body(_gate_review(c.unit_b)), "review"),
+    ),
+    Case(
+        "modelrollback",
+        ModelRollback,
+        _rollback,
+        create=lambda c: _rollback_body(c.ai_system_a),
+        bad_create=lambda c: ({**_rollback_body(c.ai_system_a), "reason": ""}, "reason"),
+        cross_create=lambda c: (
+            {**_rollback_body(c.ai_system_a), "ai_system": c.ai_system_b.pk},
+            "ai_system",
+        ),
     ),
     Case("control", Control, lambda u: f.ControlFactory(), scoped=False, writer=None),
     # The audit trail is not a model with visible_to: its own tests cover it

@@ -112,7 +112,8 @@ AMOUNTS = [
 
 
 def _date_ok(text: str) -> bool:
-    """The rule, stated in Python: YYYY-MM-DD in ASCII digits, a real day, from 1900."""
+    """The rule, stated in Python: YYYY-MM-DD in ASCII digits, a real day, from 1900, and
+    at most a year ahead (issue 13: a posting dated 9999-12-31 cannot be true)."""
     text = text.strip()
     if not (len(text) == 10 and text[4] == text[7] == "-"):
         return False
@@ -120,9 +121,10 @@ def _date_ok(text: str) -> bool:
     if not all(c in "0123456789" for c in digits):
         return False
     try:
-        return dt.date.fromisoformat(text).year >= 1900
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return False
+    return day.year >= 1900 and day <= dt.date.today() + dt.timedelta(days=366)
 
 
 def _amount_ok(text: str) -> bool:

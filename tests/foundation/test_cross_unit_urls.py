@@ -134,6 +134,9 @@ CROSS_UNIT = {
     "governance:access_review_detail": lambda u: {"pk": f.AccessReviewFactory(business_unit=u).pk},
     "governance:access_review_close": lambda u: {"pk": f.AccessReviewFactory(business_unit=u).pk},
     "governance:access_review_item_decide": _item,
+    "governance:waiver_cosign": lambda u: {
+        "pk": f.WaiverFactory(review__initiative__business_unit=u).pk
+    },
     "governance:record_history": lambda u: {
         "label": "portfolio.Initiative",
         "pk": _initiative(u).pk,

@@ -9,6 +9,43 @@ from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
+
+def _lapse(unit):
+    from django.utils import timezone
+
+    from governance.models import CriterionLapse
+
+    review = f.GateReviewFactory(initiative__business_unit=unit)
+    std = f.StandardFactory()
+    return CriterionLapse.objects.create(
+        initiative=review.initiative,
+        business_unit=unit,
+        review=review,
+        standard=std,
+        code=std.code,
+        name=std.name,
+        reason="Lapsed.",
+        detected_on=timezone.localdate(),
+    )
+
+
+def _deployment(unit):
+    from django.utils import timezone
+
+    from governance.models import ModelDeployment
+
+    mv = f.ModelVersionFactory(ai_system__initiative__business_unit=unit)
+    return ModelDeployment.objects.create(
+        ai_system=mv.ai_system, business_unit=unit, model_version=mv, started_at=timezone.now()
+    )
+
+
+def _rollback(unit):
+    from tests.api.cases import _rollback as make
+
+    return make(unit)
+
+
 # model label -> factory building a row of a given unit
 FACTORIES = {
     "people.BusinessUnit": None,  # the unit itself: covered by its own tests below
@@ -58,6 +95,9 @@ FACTORIES = {
     ),
     "governance.Waiver": lambda unit: f.WaiverFactory(review__initiative__business_unit=unit),
     "portfolio.ScorecardSnapshot": lambda unit: f.ScorecardSnapshotFactory(business_unit=unit),
+    "governance.CriterionLapse": lambda unit: _lapse(unit),
+    "governance.ModelDeployment": lambda unit: _deployment(unit),
+    "governance.ModelRollback": lambda unit: _rollback(unit),
 }
 
 MONEY = {"finance.Budget", "finance.SpendEntry"}

@@ -21,6 +21,7 @@ from tests.factories import (
     AccessReviewItemFactory,
     AssignmentFactory,
     BudgetFactory,
+    GateReviewFactory,
     ModelVersionFactory,
     UserFactory,
 )
@@ -121,8 +122,14 @@ def test_gate_decision_needs_a_rationale(pmo, initiative_a):
 
 
 def test_gate_decision_by_pmo_moves_the_stage_and_records_the_transition(pmo, initiative_a):
+    # Forward only through the gate review into that stage (issue 13).
+    review = GateReviewFactory(initiative=initiative_a)
     transition = stage_decide(
-        acting_user=pmo, initiative=initiative_a, decision="advance", rationale="Baseline measured."
+        acting_user=pmo,
+        initiative=initiative_a,
+        decision="advance",
+        rationale="Baseline measured.",
+        gate_review_id=review.pk,
     )
     initiative_a.refresh_from_db()
     assert initiative_a.stage == "initial_production"

@@ -301,6 +301,56 @@ STANDARDS = [
         True,
         "controls_attested",
         "All controls in date.",
+    ),  # The institutional gate covers all eight dimensions of scaling.
+    (
+        "INST-STRAT-1",
+        "Still serves a strategic objective",
+        D.STRATEGIC_ALIGNMENT,
+        INST,
+        [],
+        True,
+        "objective_linked",
+        "The objective it serves is still named; institutions are not kept for their own sake.",
+    ),
+    (
+        "INST-INF-1",
+        "Monitored in operation",
+        D.INFRASTRUCTURE,
+        INST,
+        [],
+        True,
+        "monitoring_in_place",
+        "Uptime, latency or adoption measured in the last 60 days.",
+    ),
+    (
+        "INST-CUL-1",
+        "Adopted by its users",
+        D.CULTURE_ADOPTION,
+        INST,
+        [],
+        True,
+        "adoption_measured",
+        "Active users measured: the organisation uses it.",
+    ),
+    (
+        "INST-INT-1",
+        "Embedded in the business workflow",
+        D.INTEGRATION_DEPTH,
+        INST,
+        [],
+        True,
+        "embedded_in_workflow",
+        "An integration point embeds it in a workflow or automates an action.",
+    ),
+    (
+        "INST-SEC-2",
+        "Fairness audit passed (high risk)",
+        D.SECURITY_GOVERNANCE,
+        INST,
+        HIGH,
+        True,
+        "fairness_audit_passed",
+        "High-risk systems keep a passed fairness audit of the version in production.",
     ),
 ]
 
@@ -406,8 +456,15 @@ class Command(BaseCommand):
                     "validity_days": days,
                     "standard": standards.get(std),
                     "description": desc,
+                    "source": "",  # the organisation's own: applies to every unit
                 },
             )
             created += was_created
             updated += not was_created
         self.stdout.write(f"Standards and controls: {created} created, {updated} updated.")
+        if options.get("verbosity", 1) > 1:
+            for code, name, dim, stage, tiers, *_ in STANDARDS:
+                self.stdout.write(
+                    f"  {code}: {name} [{dim.label}; {S(stage).label}; "
+                    f"{', '.join(tiers) or 'all tiers'}]"
+                )

@@ -31,8 +31,7 @@ from finance.tasks import SPEND_IMPORT, spend_import_task
 from people.errors import SeparationOfDutiesError
 from people.jobs import job_create, job_enqueue
 from people.models import Job
-from people.scoping import has_global
-from portfolio.models import Initiative
+from people.permissions import can, require
 from portfolio.views.listing import paginate, sort_queryset
 
 #: Uploads up to this size are checked in full for the preview; larger files are
@@ -46,13 +45,11 @@ def _error_text(exc: ValidationError) -> str:
 
 
 def can_request_budget(user) -> bool:
-    return has_global(user, "finance.add_budget") or Initiative.objects.editable_by(user).exists()
+    return can(user, "finance.request_budget")
 
 
 def can_enter_spend(user) -> bool:
-    return (
-        has_global(user, "finance.add_spendentry") or Initiative.objects.editable_by(user).exists()
-    )
+    return can(user, "finance.enter_spend")
 
 
 @login_required
@@ -72,7 +69,7 @@ def index(request):
             .count(),
             "can_request": can_request_budget(user),
             "can_enter": can_enter_spend(user),
-            "can_import": services.can_import_spend(user),
+            "can_import": can(user, "finance.import_spend"),
             "reporting_currency": settings.REPORTING_CURRENCY,
             **_focus_home(user),
         },
@@ -169,12 +166,9 @@ def budget_detail(request, pk: int):
         .select_related("requested_by", "approved_by")
         .order_by("-created_at")
     )
-    can_decide = (
-        has_global(user, "finance.approve_budget") and budget.status == Budget.Status.REQUESTED
-    )
-    can_amend = budget.status == Budget.Status.APPROVED and (
-        has_global(user, "finance.add_budget")
-        or Initiative.objects.editable_by(user).filter(pk=budget.initiative_id).exists()
+    can_decide = can(user, "finance.decide_budget", budget)
+    can_amend = budget.status == Budget.Status.APPROVED and can(
+        user, "finance.amend_budget", budget
     )
     return render(
         request,
@@ -222,11 +216,7 @@ def budget_reject(request, pk: int):
 @login_required
 def budget_amend(request, pk: int):
     budget = _visible_budget(request, pk)
-    if not (
-        has_global(request.user, "finance.add_budget")
-        or Initiative.objects.editable_by(request.user).filter(pk=budget.initiative_id).exists()
-    ):
-        raise PermissionDenied("You may not amend this budget.")
+    require(request.user, "finance.amend_budget", budget, "You may not amend this budget.")
     form = BudgetAmendForm(request.POST or None, initial={"amount": budget.amount})
     if request.method == "POST" and form.is_valid():
         try:
@@ -286,7 +276,7 @@ def spend_list(request):
             "missing_rates": missing,
             "reporting_currency": settings.REPORTING_CURRENCY,
             "can_enter": can_enter_spend(request.user),
-            "can_import": services.can_import_spend(request.user),
+            "can_import": can(request.user, "finance.import_spend"),
         },
     )
 
@@ -342,8 +332,7 @@ def spend_import(request):
     """Upload -> preview (a dry run: first rows and the validation result) -> confirm,
     which runs the import in Celery and shows its progress on the job page."""
     user = request.user
-    if not services.can_import_spend(user):
-        raise PermissionDenied("You may not import spend.")
+    require(user, "finance.import_spend", message="You may not import spend.")
     if request.method == "POST" and request.POST.get("action") == "confirm":
         job = get_object_or_404(
             Job, pk=request.POST.get("job"), requested_by=user, kind=SPEND_IMPORT

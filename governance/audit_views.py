@@ -7,12 +7,12 @@ from django import forms
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from governance import selectors
+from people.permissions import require
 from people.scoping import has_global
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -46,8 +46,12 @@ class AuditLogForm(forms.Form):
 def audit_log(request):
     """Global roles only (PMO, auditors): unit leads read each record's history on the
     record's page, where the record's own scoping applies."""
-    if not selectors.can_read_audit_log(request.user):
-        raise PermissionDenied("The audit log is for PMO staff and auditors.")
+    require(
+        request.user,
+        "governance.read_audit_log",
+        None,
+        "The audit log is for PMO staff and auditors.",
+    )
     form = AuditLogForm(request.GET or None)
     page_obj = None
     d = form.cleaned_data if form.is_bound and form.is_valid() else {}

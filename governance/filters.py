@@ -107,10 +107,24 @@ class RiskAssessmentFilter(_UnitSearchFilter):
     us_high_impact = django_filters.BooleanFilter(
         label="US high-impact", widget=django_filters.widgets.BooleanWidget()
     )
+    overdue = django_filters.BooleanFilter(
+        label="Review overdue",
+        method="review_overdue",
+        widget=django_filters.widgets.BooleanWidget(),
+    )
 
     class Meta:
         model = RiskAssessment
-        fields = ["q", "business_unit", "eu_tier", "status", "us_high_impact"]
+        fields = ["q", "business_unit", "eu_tier", "status", "us_high_impact", "overdue"]
+
+    def review_overdue(self, queryset, name, value):
+        """The rows the unit home's "Overdue risk reviews" counts (same selector)."""
+        if value is None or self.request is None:
+            return queryset
+        from portfolio.selectors import overdue_risk_reviews
+
+        ids = overdue_risk_reviews(self.request.user).values("pk")
+        return queryset.filter(pk__in=ids) if value else queryset.exclude(pk__in=ids)
 
 
 class AttestationFilter(_UnitSearchFilter):
@@ -146,10 +160,22 @@ class IncidentFilter(_UnitSearchFilter):
         choices=Incident.Severity.choices, empty_label="Any severity"
     )
     status = django_filters.ChoiceFilter(choices=Incident.Status.choices, empty_label="Any status")
+    open = django_filters.BooleanFilter(
+        label="Still open", method="still_open", widget=django_filters.widgets.BooleanWidget()
+    )
 
     class Meta:
         model = Incident
-        fields = ["q", "business_unit", "severity", "status"]
+        fields = ["q", "business_unit", "severity", "status", "open"]
+
+    def still_open(self, queryset, name, value):
+        """Open, investigating or mitigated: what the home pages count as open."""
+        if value is None:
+            return queryset
+        from portfolio.selectors import OPEN_INCIDENT_STATUSES
+
+        q = {"status__in": OPEN_INCIDENT_STATUSES}
+        return queryset.filter(**q) if value else queryset.exclude(**q)
 
 
 class AccessReviewFilter(_UnitSearchFilter):

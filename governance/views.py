@@ -32,6 +32,7 @@ from governance.models import (
     Standard,
 )
 from people.audit import acting_as
+from people.permissions import can, require
 from portfolio.models import Initiative
 from portfolio.views.listing import paginate, sort_queryset
 
@@ -64,7 +65,7 @@ def _detail(request, obj, *, title, fields, template="governance/record_detail.h
             "title": title,
             "fields": fields,
             "history": selectors.object_history(obj),
-            "can_edit": type(obj).objects.editable_by(request.user).filter(pk=obj.pk).exists(),
+            "can_edit": can(request.user, "governance.edit_record", obj),
             **extra,
         },
     )
@@ -86,10 +87,16 @@ def _edit_view(request, *, model, form_class, pk, title, detail_name):
     instance = None
     if pk is not None:
         instance = _visible(request, model.objects, pk)
-        if not model.objects.editable_by(user).filter(pk=pk).exists():
-            raise PermissionDenied("You can see this record but not change it.")
-    elif not Initiative.objects.editable_by(user).exists():
-        raise PermissionDenied("You have no initiative you may add this record to.")
+        require(
+            user, "governance.edit_record", instance, "You can see this record but not change it."
+        )
+    else:
+        require(
+            user,
+            "governance.add_record",
+            None,
+            "You have no initiative you may add this record to.",
+        )
     initial = {k: request.GET[k] for k in ("initiative", "ai_system") if request.GET.get(k)}
     form = form_class(request.POST or None, instance=instance, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -134,7 +141,7 @@ def index(request):
             "blocking": selectors.blocking_criteria_for(blocked),
             "stalled": stalled,
             "counts": counts,
-            "can_audit": selectors.can_read_audit_log(user),
+            "can_audit": can(user, "governance.read_audit_log"),
         },
     )
 
@@ -346,6 +353,7 @@ def model_version_detail(request, pk: int):
         fields=fields,
         template="governance/model_version_detail.html",
         can_promote=can_promote,
+        can_edit=can(user, "governance.edit_model_version", mv),
         missing_controls=missing,
         edit_url=reverse("governance:model_version_edit", kwargs={"pk": mv.pk}),
     )
@@ -357,12 +365,19 @@ def model_version_edit(request, pk: int | None = None):
     instance = None
     if pk is not None:
         instance = _visible(request, ModelVersion.objects, pk)
-        if not ModelVersion.objects.editable_by(user).filter(pk=pk).exists():
-            raise PermissionDenied("You can see this model version but not change it.")
-        if instance.status in (ModelVersion.Status.PRODUCTION, ModelVersion.Status.RETIRED):
-            raise PermissionDenied("A version in production or retired is not edited.")
-    elif not AISystem.objects.editable_by(user).exists():
-        raise PermissionDenied("You have no AI system you may add versions to.")
+        require(
+            user,
+            "governance.edit_model_version",
+            instance,
+            "Only a version in development or staging is edited, by its unit.",
+        )
+    else:
+        require(
+            user,
+            "governance.add_model_version",
+            None,
+            "You have no AI system you may add versions to.",
+        )
     initial = {"ai_system": request.GET["ai_system"]} if request.GET.get("ai_system") else {}
     form = forms.ModelVersionForm(
         request.POST or None, instance=instance, user=user, initial=initial
@@ -446,8 +461,7 @@ def risk_assessment_detail(request, pk: int):
 @login_required
 def risk_assessment_create(request):
     user = request.user
-    if not Initiative.objects.editable_by(user).exists():
-        raise PermissionDenied("You have no initiative you may assess.")
+    require(user, "governance.assess_risk", None, "You have no initiative you may assess.")
     initial = {}
     if request.GET.get("initiative"):
         initial["initiative"] = request.GET["initiative"]
@@ -718,8 +732,9 @@ def _incident_page(request, i, form):
 @login_required
 def incident_create(request):
     user = request.user
-    if not Initiative.objects.editable_by(user).exists():
-        raise PermissionDenied("You have no initiative you may report incidents for.")
+    require(
+        user, "governance.add_record", None, "You have no initiative you may report incidents for."
+    )
     form = forms.IncidentForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -737,8 +752,12 @@ def incident_create(request):
 @require_POST
 def incident_update(request, pk: int):
     i = _visible(request, Incident.objects.select_related("initiative", "reported_by"), pk)
-    if not Incident.objects.editable_by(request.user).filter(pk=pk).exists():
-        raise PermissionDenied("You can see this incident but not change it.")
+    require(
+        request.user,
+        "governance.update_incident",
+        i,
+        "You can see this incident but not change it.",
+    )
     form = forms.IncidentUpdateForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data

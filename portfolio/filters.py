@@ -7,8 +7,51 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 
 from people.models import BusinessUnit, CenterOfExcellence
-from portfolio.choices import RiskTier, Stage
+from portfolio.choices import ACTIVE_STAGES, RiskTier, Stage
 from portfolio.models import Assignment, Initiative
+
+
+def _active(user):
+    return Initiative.objects.visible_to(user).filter(stage__in=ACTIVE_STAGES).values("pk")
+
+
+def _in_production(user):
+    return Initiative.objects.visible_to(user).filter(stage__in=ACTIVE_STAGES[1:]).values("pk")
+
+
+def _stalled(user):
+    from portfolio import selectors
+
+    return selectors.stalled_pilots(user).values("pk")
+
+
+def _gaps(user):
+    from portfolio import selectors
+
+    return selectors.governance_gaps(user).values("pk")
+
+
+def _stale_kpis(user):
+    from portfolio import selectors
+
+    return selectors.stale_kpis(user).values("initiative_id")
+
+
+#: ``?attention=`` on the initiative list: the rows behind each count on the home pages.
+ATTENTION_SELECTORS = {
+    "active": _active,
+    "in_production": _in_production,
+    "stalled": _stalled,
+    "governance_gap": _gaps,
+    "stale_kpi": _stale_kpis,
+}
+ATTENTION_CHOICES = [
+    ("active", "Active (in one of the four stages)"),
+    ("in_production", "In production or beyond"),
+    ("stalled", "Stalled pilot"),
+    ("governance_gap", "Governance gap"),
+    ("stale_kpi", "A KPI not measured in its cadence"),
+]
 
 
 def _visible_units(request):
@@ -53,10 +96,23 @@ class InitiativeFilter(django_filters.FilterSet):
         label="Stalled",
         method="by_stalled",
     )
+    attention = django_filters.ChoiceFilter(
+        choices=ATTENTION_CHOICES, method="needing", label="Needs", empty_label="Anything"
+    )
 
     class Meta:
         model = Initiative
-        fields = ["q", "business_unit", "stage", "status", "risk_tier", "coe", "owner", "stalled"]
+        fields = [
+            "q",
+            "business_unit",
+            "stage",
+            "status",
+            "risk_tier",
+            "coe",
+            "owner",
+            "stalled",
+            "attention",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,6 +146,13 @@ class InitiativeFilter(django_filters.FilterSet):
         if "stalled" not in queryset.query.annotations:
             queryset = queryset.with_stall()
         return queryset.filter(stalled=value == "1")
+
+    def needing(self, queryset, name, value):
+        """The initiatives a home-page count counts, from the selector that counts them."""
+        selector = ATTENTION_SELECTORS.get(value)
+        if selector is None or self.request is None:
+            return queryset
+        return queryset.filter(pk__in=selector(self.request.user))
 
     def owned_by(self, queryset, name, value):
         if not value:

@@ -305,10 +305,11 @@ def open_incidents(user, *, unit_ids=None):
 
 
 def budgets_awaiting_approval(user, *, unit_ids=None):
-    """Requested budget lines the user may decide (their led units, or finance globally)."""
+    """Requested budget lines the user can see, waiting for finance's decision (only
+    finance decides them: ``finance.services.budget_approve``)."""
     from finance.models import Budget
 
-    qs = Budget.objects.manageable_by(user).filter(status=Budget.Status.REQUESTED)
+    qs = Budget.objects.visible_to(user).filter(status=Budget.Status.REQUESTED)
     if unit_ids is not None:
         qs = qs.filter(business_unit_id__in=unit_ids)
     return qs.select_related("initiative", "requested_by").order_by("requested_at", "pk")

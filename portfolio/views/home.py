@@ -207,7 +207,8 @@ def _unit_context(user) -> dict:
         "funnel": funnel,
         "totals": money.budget_totals(user=user, fiscal_year=year),
         "stale": stale[:ROWS],
-        "stale_count": stale.count(),
+        # Counted as initiatives: the count links to the initiative list (?attention=).
+        "stale_count": stale.order_by().values("initiative_id").distinct().count(),
         "reviews": reviews[:ROWS],
         "reviews_count": reviews.count(),
         "incidents": incidents[:ROWS],

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from governance import filters, forms, selectors, services
 from governance.models import GateReview, Standard
+from people.permissions import require
 from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER
 from portfolio.models import Initiative
 from portfolio.outcomes import initiative_outcomes
@@ -120,10 +121,11 @@ def _fix_links(initiative) -> dict[str, str]:
         "model_version_staged": reverse("governance:ai_system_list"),
         "automated_retraining": reverse("governance:model_version_list"),
         "objective_linked": reverse("initiative_edit", args=[initiative.pk]),
-        "business_kpi_baseline": reverse("admin:portfolio_kpi_add") + q,
-        "named_operator": reverse("admin:portfolio_assignment_add") + q,
-        "requirements_owner": reverse("admin:portfolio_assignment_add") + q,
-        "accountable_executive": reverse("admin:portfolio_assignment_add") + q,
+        # The app's own forms, never the admin (unit roles are not staff).
+        "business_kpi_baseline": reverse("kpi_create", args=[initiative.pk]),
+        "named_operator": reverse("owners_edit", args=[initiative.pk]),
+        "requirements_owner": reverse("owners_edit", args=[initiative.pk]),
+        "accountable_executive": reverse("owners_edit", args=[initiative.pk]),
     }
     with contextlib.suppress(NoReverseMatch):  # finance pages may not be installed
         links["approved_operational_budget"] = reverse("finance:budget_request") + q
@@ -226,11 +228,9 @@ def gate_evidence(request, pk: int):
 @require_POST
 def gate_recheck(request, pk: int):
     review = _review(request, pk)
-    if not (
-        Initiative.objects.editable_by(request.user).filter(pk=review.initiative_id).exists()
-        or can_decide_gate(request.user, review.initiative)
-    ):
-        raise PermissionDenied("You may not recheck this gate review.")
+    require(
+        request.user, "governance.recheck_gate_review", review, "You may not recheck this review."
+    )
     try:
         services.gate_checklist_refresh(acting_user=request.user, review=review)
     except ValidationError as exc:

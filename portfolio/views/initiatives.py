@@ -17,10 +17,12 @@ from django.views.decorators.http import require_POST
 from people.audit import acting_as
 from people.jobs import job_create, job_enqueue
 from people.models import BusinessUnit
+from people.permissions import can
+from portfolio.choices import ACTIVE_STAGES
 from portfolio.exports import filtered_initiatives, initiatives_csv, initiatives_xlsx
 from portfolio.forms import InitiativeForm, KPIForm, MeasurementForm, OwnersForm
 from portfolio.models import KPI, Assignment, Initiative, Measurement
-from portfolio.services import can_decide_gate, measurement_record
+from portfolio.services import measurement_record
 from portfolio.views.listing import paginate
 
 TABS = [
@@ -69,8 +71,8 @@ def initiative_export(request, fmt: str):
         job_enqueue(job, export_initiatives_task)
         return redirect("people:job_detail", pk=job.pk)
     if fmt == "csv":
-        return initiatives_csv(qs)
-    return initiatives_xlsx(qs)
+        return initiatives_csv(qs, request.user)
+    return initiatives_xlsx(qs, request.user)
 
 
 def _visible_initiative(request, pk: int) -> Initiative:
@@ -107,6 +109,35 @@ def _gate_url(initiative: Initiative) -> str:
         return f"/governance/gates/initiative/{initiative.pk}/"
 
 
+def _gate_action(user, initiative: Initiative) -> dict | None:
+    """The one gate button of the initiative page, labelled for what it opens:
+    "Record a gate decision" (an open review this user may decide), "Gate review open"
+    (an open review, someone else decides), "Request a gate review" (the team, when the
+    initiative has a next gate) or "Next gate checklist" (a decider, nothing requested)."""
+    from django.urls import NoReverseMatch
+
+    try:
+        from governance.models import GateReview
+    except ImportError:  # pragma: no cover - governance is always installed here
+        return None
+    review = GateReview.objects.filter(initiative=initiative, status="open").first()
+    try:
+        if review is not None:
+            url = reverse("governance:gate_review_detail", kwargs={"pk": review.pk})
+            if can(user, "governance.decide_gate_review", review):
+                return {"label": "Record a gate decision", "url": url, "primary": True}
+            return {"label": "Gate review open", "url": url, "primary": False}
+        if initiative.stage not in ACTIVE_STAGES[:-1]:
+            return None  # institutional or closed: no next gate
+        if can(user, "governance.request_gate_review", initiative):
+            return {"label": "Request a gate review", "url": _gate_url(initiative), "primary": True}
+        if can(user, "portfolio.decide_gate", initiative):
+            return {"label": "Next gate checklist", "url": _gate_url(initiative), "primary": False}
+    except (NoReverseMatch, KeyError):  # governance pages not installed
+        return None
+    return None
+
+
 def _record_history_url(initiative: Initiative) -> str | None:
     from django.urls import NoReverseMatch
 
@@ -131,9 +162,7 @@ def initiative_detail(request, pk: int):
         "tab": tab,
         "tabs": TABS,
         "can_edit": _can_edit(user, initiative),
-        "can_decide": can_decide_gate(user, initiative)
-        and initiative.stage not in ("retired", "killed"),
-        "gate_url": _gate_url(initiative),
+        "gate_action": _gate_action(user, initiative),
         "days_in_stage": initiative.days_in_stage,
         "value": _value_summary(user, initiative),
     }
@@ -368,8 +397,7 @@ def measurement_create(request, pk: int):
         "tab": "outcomes",
         "tabs": TABS,
         "can_edit": _can_edit(user, initiative),
-        "can_decide": False,
-        "gate_url": _gate_url(initiative),
+        "gate_action": _gate_action(user, initiative),
         "days_in_stage": initiative.days_in_stage,
         "value": _value_summary(user, initiative),
     }

@@ -152,7 +152,7 @@ def test_pmo_advances_an_initiative_through_a_gate_and_the_history_shows_it(
         pytest.skip("The governance stage-gate pages are not installed.")
     page = sign_in(lead_a)
     page.goto(f"/initiatives/{initiative_a.pk}/")
-    page.get_by_role("link", name="Record a gate decision").click()
+    page.get_by_role("link", name="Request a gate review").click()
     page.get_by_role("button", name="Request the gate review").click()
     expect(page.get_by_text("Gate review requested")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()

@@ -272,6 +272,7 @@ def overdue_incident_reviews(*, today: dt.date) -> list[Finding]:
             body=f"A {r['severity']} incident; its review was due on {r['review_due']:%d %b %Y}.",
             url=_url("incident", r["pk"], r["initiative_id"]),
             user_ids=ids(r["operator"]),
+            urgent=r["severity"] == "critical",  # a critical incident cannot wait a week
         )
         for r in rows
     ]

@@ -119,7 +119,7 @@ class TrainingCompletionAdmin(ScopedAdmin):
 
 @admin.register(models.NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "channel"]
+    list_display = ["user", "email_frequency"]
 
 
 @admin.register(models.Notification)

@@ -187,19 +187,24 @@ class TrainingCompletion(TimeStampedModel):
 
 
 class NotificationPreference(models.Model):
-    """How a person wants to hear about findings: in the app only, or also by email."""
+    """How often a person gets email about their notifications. Everything is in the
+    inbox; email is one digest per period with the items grouped, and urgent items are
+    emailed at once unless the person chose no email at all. No row means weekly."""
 
-    class Channel(models.TextChoices):
-        IN_APP = "in_app", "In-app only"
-        EMAIL = "email", "In-app and email"
+    class EmailFrequency(models.TextChoices):
+        WEEKLY = "weekly", "A weekly digest (urgent items at once)"
+        DAILY = "daily", "A daily digest (urgent items at once)"
+        NEVER = "never", "No email: the inbox only"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
-    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    email_frequency = models.CharField(
+        max_length=8, choices=EmailFrequency.choices, default=EmailFrequency.WEEKLY
+    )
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.get_channel_display()}"
+        return f"{self.user}: {self.get_email_frequency_display()}"
 
 
 class Notification(models.Model):
@@ -218,6 +223,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    urgent = models.BooleanField(
+        default=False, help_text="Emailed at once instead of waiting for the digest."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -28,16 +28,18 @@ PAGE_SIZE = 50
 
 
 class PreferenceForm(forms.Form):
-    channel = forms.ChoiceField(
-        choices=NotificationPreference.Channel.choices,
+    email_frequency = forms.ChoiceField(
+        choices=NotificationPreference.EmailFrequency.choices,
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        label="How should we tell you?",
+        label="How often should we email you?",
     )
 
 
 def _preference(user) -> str:
-    pref = NotificationPreference.objects.filter(user=user).values_list("channel", flat=True)
-    return pref.first() or NotificationPreference.Channel.EMAIL
+    pref = NotificationPreference.objects.filter(user=user).values_list(
+        "email_frequency", flat=True
+    )
+    return pref.first() or NotificationPreference.EmailFrequency.WEEKLY
 
 
 @login_required
@@ -59,7 +61,9 @@ def inbox(request):
         {
             "page_obj": page,
             "show": show,
-            "preference_form": PreferenceForm(initial={"channel": _preference(request.user)}),
+            "preference_form": PreferenceForm(
+                initial={"email_frequency": _preference(request.user)}
+            ),
             "is_pmo": request.user.is_superuser or request.user.groups.filter(name=PMO).exists(),
         },
     )
@@ -109,12 +113,18 @@ def inbox_open(request, pk: int):
 
 
 @login_required
-@require_POST
 def inbox_preferences(request):
-    form = PreferenceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose in-app only, or in-app and email.")
-        return redirect("people:inbox")
-    notification_preference_set(acting_user=request.user, channel=form.cleaned_data["channel"])
-    messages.success(request, "Your notification preference is saved.")
-    return redirect("people:inbox")
+    """The notification settings page: how often to be emailed."""
+    if request.method == "POST":
+        form = PreferenceForm(request.POST)
+        if form.is_valid():
+            notification_preference_set(
+                acting_user=request.user, email_frequency=form.cleaned_data["email_frequency"]
+            )
+            messages.success(request, "Your email preference is saved.")
+            return redirect("people:inbox_preferences")
+        status = 400
+    else:
+        form = PreferenceForm(initial={"email_frequency": _preference(request.user)})
+        status = 200
+    return render(request, "people/preferences.html", {"form": form}, status=status)

@@ -4,8 +4,15 @@ A job computes its findings, resolves who must be told, and hands ``notify`` a l
 ``Draft`` rows. The database's unique constraint on ``(user, finding_key, period)``
 decides what is new (``INSERT ... ON CONFLICT DO NOTHING RETURNING``), so re-running a
 job, or two workers running the same job at once, never gives anyone a second copy.
-Only the rows that were really inserted are emailed, and only to people whose
-``NotificationPreference`` asks for email (the default) and who have an address.
+
+Email is a digest: one message per person per period (``notifications_email_digest``,
+sent by the weekly digest job, and daily for people who chose daily), with the items
+grouped by kind. Only urgent drafts (``Draft.urgent``) are emailed when they are created,
+one message per person per call. ``NotificationPreference.email_frequency`` says weekly
+(the default), daily or never; people without an address get no email.
+
+When a finding is told again in a new period, the person's unread copies of it from
+earlier periods are marked read: the inbox holds the current state, not one row per week.
 
 ``people`` knows nothing of initiatives: callers pass plain strings and ids.
 """
@@ -37,6 +44,7 @@ class Draft:
     title: str
     body: str = ""
     url: str = ""
+    urgent: bool = False  # emailed at once, not with the digest
 
 
 def week_period(day: dt.date) -> str:
@@ -55,14 +63,23 @@ def quarter_period(day: dt.date) -> str:
 
 _INSERT_SQL = """
 INSERT INTO people_notification
-    (user_id, kind, finding_key, period, title, body, url, created_at)
-SELECT d.user_id, d.kind, d.finding_key, d.period, d.title, d.body, d.url, %s
+    (user_id, kind, finding_key, period, title, body, url, urgent, created_at)
+SELECT d.user_id, d.kind, d.finding_key, d.period, d.title, d.body, d.url, d.urgent, %s
 FROM unnest(
     %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],
-    %s::varchar[], %s::text[], %s::varchar[]
-) AS d(user_id, kind, finding_key, period, title, body, url)
+    %s::varchar[], %s::text[], %s::varchar[], %s::boolean[]
+) AS d(user_id, kind, finding_key, period, title, body, url, urgent)
 ON CONFLICT (user_id, finding_key, period) DO NOTHING
 RETURNING id
+"""
+
+# The new rows' earlier unread copies (same person, same finding, older period) are
+# superseded: marked read, so the inbox shows each finding once.
+_SUPERSEDE_SQL = """
+UPDATE people_notification old SET read_at = %s
+FROM people_notification new
+WHERE new.id = ANY(%s) AND old.user_id = new.user_id AND old.finding_key = new.finding_key
+  AND old.id <> new.id AND old.read_at IS NULL AND old.created_at <= new.created_at
 """
 
 
@@ -76,7 +93,8 @@ def _dedupe(drafts: Iterable[Draft]) -> list[Draft]:
 
 @transaction.atomic
 def notify(*, drafts: Iterable[Draft], send_email: bool = True) -> list[int]:
-    """Insert the drafts that are new for their period and email them to those who want it.
+    """Insert the drafts that are new for their period; email the urgent ones at once
+    (the rest wait for the person's digest).
 
     Returns the ids of the notifications created by this call (empty on a re-run). The
     insert and the ``emailed_at`` stamp share a transaction: if the mail server fails,
@@ -96,37 +114,54 @@ def notify(*, drafts: Iterable[Draft], send_email: bool = True) -> list[int]:
                     d.title[:300],
                     d.body,
                     d.url[:500],
+                    d.urgent,
                 )
                 for d in rows
             ),
             strict=True,
         )
     )
+    now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [timezone.now(), *[list(c) for c in columns]])
+        cursor.execute(_INSERT_SQL, [now, *[list(c) for c in columns]])
         new_ids = [row[0] for row in cursor.fetchall()]
+        if new_ids:
+            cursor.execute(_SUPERSEDE_SQL, [now, new_ids])
     if new_ids and send_email:
-        notifications_email(notification_ids=new_ids)
+        urgent = [d for d in rows if d.urgent]
+        if urgent:
+            _email(Notification.objects.filter(pk__in=new_ids, urgent=True), digest=False)
     return new_ids
 
 
-def _wants_email_q() -> Q:
-    return Q(user__notification_preference__isnull=True) | Q(
-        user__notification_preference__channel=NotificationPreference.Channel.EMAIL
-    )
+def _frequency_q(frequencies: Iterable[str]) -> Q:
+    frequencies = list(frequencies)
+    q = Q(user__notification_preference__email_frequency__in=frequencies)
+    if NotificationPreference.EmailFrequency.WEEKLY in frequencies:
+        q |= Q(user__notification_preference__isnull=True)  # the default
+    return q
 
 
-def notifications_email(*, notification_ids: list[int]) -> int:
-    """Email the given notifications not emailed yet, one message per person listing
-    their new items. Idempotent: ``emailed_at`` is stamped on what was sent. Returns the
-    number of messages sent."""
+def _heading(kind: str, headings: dict[str, str]) -> str:
+    return headings.get(kind) or kind.replace("_", " ").capitalize()
+
+
+def _email(
+    queryset, *, digest: bool, period_label: str = "", headings: dict[str, str] | None = None
+) -> int:
+    """One message per person for the un-emailed notifications in ``queryset`` (whose
+    owners want email), items grouped under a heading per kind; stamps ``emailed_at``."""
+    allowed = [
+        NotificationPreference.EmailFrequency.WEEKLY,
+        NotificationPreference.EmailFrequency.DAILY,
+    ]
     pending = list(
-        Notification.objects.filter(pk__in=notification_ids, emailed_at__isnull=True)
-        .filter(_wants_email_q())
+        queryset.filter(emailed_at__isnull=True)
+        .filter(_frequency_q(allowed))
         .exclude(user__email="")
         .filter(user__is_active=True)
         .select_related("user")
-        .order_by("user_id", "kind", "title")
+        .order_by("user_id", "-urgent", "kind", "title", "pk")
     )
     if not pending:
         return 0
@@ -137,15 +172,31 @@ def notifications_email(*, notification_ids: list[int]) -> int:
     messages = []
     for items in by_user.values():
         user = items[0].user
-        subject = items[0].title if len(items) == 1 else f"{len(items)} items need your attention"
+        if digest:
+            subject = (
+                f"Your {period_label} digest: {len(items)} item{'s' if len(items) > 1 else ''}"
+            )
+        elif len(items) == 1:
+            subject = f"Urgent: {items[0].title}"
+        else:
+            subject = f"Urgent: {len(items)} items"
         lines = [f"Hello {user.get_full_name() or user.get_username()},", ""]
+        groups: dict[str, list[Notification]] = {}
         for item in items:
-            lines.append(f"- {item.title}")
-            if item.body:
-                lines.append(f"  {item.body}")
-            if item.url:
-                lines.append(f"  {base}{item.url}")
-        lines += ["", "You can choose in-app only notifications on your inbox page."]
+            groups.setdefault(_heading(item.kind, headings or {}), []).append(item)
+        for heading, group in groups.items():
+            lines.append(f"{heading} ({len(group)})")
+            for item in group:
+                lines.append(f"- {item.title}")
+                if item.body:
+                    lines.append(f"  {item.body}")
+                if item.url:
+                    lines.append(f"  {base}{item.url}")
+            lines.append("")
+        lines.append(
+            "Your inbox has every item. Choose a daily or weekly digest, or no email, "
+            f"at {base}/people/inbox/preferences/."
+        )
         messages.append(
             EmailMessage(
                 subject=f"[AI Portfolio] {subject}"[:200],
@@ -157,6 +208,24 @@ def notifications_email(*, notification_ids: list[int]) -> int:
     get_connection().send_messages(messages)
     Notification.objects.filter(pk__in=[n.pk for n in pending]).update(emailed_at=timezone.now())
     return len(messages)
+
+
+def notifications_email(*, notification_ids: list[int]) -> int:
+    """Email these notifications now (one message per person), whatever their urgency.
+    Idempotent: ``emailed_at`` is stamped on what was sent."""
+    return _email(Notification.objects.filter(pk__in=notification_ids), digest=False)
+
+
+@transaction.atomic
+def notifications_email_digest(*, frequency: str, headings: dict[str, str] | None = None) -> int:
+    """The digest: to each person whose ``email_frequency`` is ``frequency`` (weekly
+    includes people with no preference), one message with every notification not emailed
+    yet and still unread, grouped by kind (``headings`` names each kind). Returns the
+    number of messages sent.
+    Idempotent: a second run finds nothing left to send."""
+    label = {"weekly": "weekly", "daily": "daily"}[frequency]
+    qs = Notification.objects.filter(read_at__isnull=True).filter(_frequency_q([frequency]))
+    return _email(qs, digest=True, period_label=label, headings=headings)
 
 
 def unread_count(user) -> int:
@@ -181,13 +250,13 @@ def notifications_mark_all_read(*, acting_user) -> int:
     )
 
 
-def notification_preference_set(*, acting_user, channel: str) -> NotificationPreference:
-    if channel not in NotificationPreference.Channel.values:
+def notification_preference_set(*, acting_user, email_frequency: str) -> NotificationPreference:
+    if email_frequency not in NotificationPreference.EmailFrequency.values:
         from django.core.exceptions import ValidationError
 
-        raise ValidationError({"channel": f"Unknown channel {channel!r}."})
+        raise ValidationError({"email_frequency": f"Unknown email frequency {email_frequency!r}."})
     pref, _ = NotificationPreference.objects.update_or_create(
-        user=acting_user, defaults={"channel": channel}
+        user=acting_user, defaults={"email_frequency": email_frequency}
     )
     return pref
 

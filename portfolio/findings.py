@@ -41,7 +41,8 @@ class Finding:
     """One thing that needs attention. ``key`` is stable across runs (it is the
     notification's ``finding_key``); ``user_ids`` are people named on the record who
     must be told besides the unit's leads; ``groups`` names global roles (PMO, Finance)
-    told of portfolio-wide findings."""
+    told of portfolio-wide findings. ``urgent`` findings are emailed at once; the rest
+    wait for each person's digest."""
 
     kind: str
     key: str
@@ -51,6 +52,7 @@ class Finding:
     url: str = ""
     user_ids: tuple[int, ...] = field(default=())
     groups: tuple[str, ...] = field(default=())
+    urgent: bool = False  # emailed at once instead of in the digest
 
 
 class DateAddDays(Func):

@@ -44,6 +44,7 @@ from people.notifications import (
     Draft,
     global_role_user_ids,
     month_period,
+    notifications_email_digest,
     notify,
     quarter_period,
     unit_lead_ids,
@@ -175,6 +176,7 @@ def findings_to_drafts(findings, *, period: str) -> list[Draft]:
                 title=f.title,
                 body=f.body,
                 url=f.url,
+                urgent=f.urgent,
             )
             for uid in sorted(recipients)
         )
@@ -226,8 +228,11 @@ def scan_run(
 def digest_run(
     *, today: dt.date | None = None, requested_by=None, send_email: bool = True
 ) -> dict[str, Any]:
-    """The weekly digest: each unit lead hears how many findings of each kind their
-    units have this week; the PMO hears the same for the whole portfolio."""
+    """The weekly digest. The PMO gets a portfolio summary in the inbox (how many findings
+    of each kind, in how many units); then everyone who chose the weekly digest (the
+    default) gets one email with their notifications not emailed yet, grouped by kind.
+    Unit leads get no separate summary item: their findings are already in their inbox,
+    and a summary repeating them was one more unread row per week."""
     today = today or timezone.localdate()
     period = week_period(today)
     job = _start_job("scan:weekly_digest", requested_by, {"today": today.isoformat()})
@@ -239,27 +244,10 @@ def digest_run(
                 for f in _selector(scan)(today=today):
                     labels[f.kind] = SCANS[name].label
                     findings.append(f)
-            leads = unit_lead_ids({f.business_unit_id for f in findings})
-            per_lead: dict[int, Counter] = {}
-            for f in findings:
-                for uid in leads[f.business_unit_id]:
-                    per_lead.setdefault(uid, Counter())[f.kind] += 1
             portfolio = Counter(f.kind for f in findings)
             inbox = reverse("people:inbox")
-            drafts = [
-                Draft(
-                    user_id=uid,
-                    kind="digest",
-                    finding_key="digest:units",
-                    period=period,
-                    title=f"Your weekly digest: {sum(counts.values())} items need attention",
-                    body=_digest_body(counts, labels),
-                    url=inbox,
-                )
-                for uid, counts in sorted(per_lead.items())
-            ]
             units = len({f.business_unit_id for f in findings})
-            drafts += [
+            drafts = [
                 Draft(
                     user_id=uid,
                     kind="digest",
@@ -272,6 +260,13 @@ def digest_run(
                 for uid in sorted(_group_ids(PMO))
             ]
             created = notify(drafts=drafts, send_email=send_email)
+            emails = (
+                notifications_email_digest(
+                    frequency="weekly", headings={**labels, "digest": "Portfolio summary"}
+                )
+                if send_email
+                else 0
+            )
     except Exception as exc:
         job_failed(job, message=f"{type(exc).__name__}: {exc}")
         raise
@@ -280,9 +275,15 @@ def digest_run(
         "findings": len(findings),
         "recipients": len(drafts),
         "notifications_created": len(created),
+        "emails_sent": emails,
     }
-    job_succeeded(job, report=report, message=f"{len(created)} digests sent")
+    job_succeeded(job, report=report, message=f"{emails} digest emails sent")
     return report
+
+
+def email_digest_run(*, frequency: str = "daily") -> dict[str, Any]:
+    """Email the ``frequency`` digest now (daily: every morning after the scans)."""
+    return {"frequency": frequency, "emails_sent": notifications_email_digest(frequency=frequency)}
 
 
 def _digest_body(counts: Counter, labels: dict[str, str]) -> str:
@@ -384,6 +385,11 @@ def weekly_digest(requested_by_id: int | None = None) -> dict[str, Any]:
     return digest_run(requested_by=_user(requested_by_id))
 
 
+@shared_task(name="portfolio.tasks.email_digest", **TASK_OPTIONS)
+def email_digest(frequency: str = "daily") -> dict[str, Any]:
+    return email_digest_run(frequency=frequency)
+
+
 @shared_task(name="portfolio.tasks.open_access_reviews", **TASK_OPTIONS)
 def open_access_reviews(requested_by_id: int | None = None) -> dict[str, Any]:
     return access_reviews_open_run(requested_by=_user(requested_by_id))
@@ -443,7 +449,10 @@ def export_initiatives_task(job_id: int) -> None:
     total = qs.count()
     job_started(job, total=total, message="Writing the file")
     name, body = initiatives_file(
-        qs, job.params.get("fmt", "csv"), progress=lambda done: job_progress(job, done=done)
+        qs,
+        job.params.get("fmt", "csv"),
+        user=user,
+        progress=lambda done: job_progress(job, done=done),
     )
     job_succeeded(
         job,

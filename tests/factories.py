@@ -478,7 +478,7 @@ class NotificationPreferenceFactory(factory.django.DjangoModelFactory):
         model = ppl.NotificationPreference
 
     user = factory.SubFactory(UserFactory)
-    channel = ppl.NotificationPreference.Channel.IN_APP
+    email_frequency = ppl.NotificationPreference.EmailFrequency.NEVER
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,12 @@ from governance.models import AccessReview
 from people.models import Job, Notification
 from portfolio import tasks
 from portfolio.findings import Finding
-from tests.factories import AssignmentFactory, IncidentFactory, RiskAssessmentFactory
+from tests.factories import (
+    AssignmentFactory,
+    IncidentFactory,
+    NotificationPreferenceFactory,
+    RiskAssessmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +84,7 @@ def test_rerunning_a_job_in_the_same_week_notifies_and_emails_nobody_again(lead_
     assert second["findings"] == 1
     assert second["notifications_created"] == 0
     assert Notification.objects.count() == 1
-    assert len(mail.outbox) == emails == 1
+    assert len(mail.outbox) == emails == 0  # not urgent: it waits for the digest
     # The next ISO week, the finding is still open: told once more.
     third = tasks.scan_run("risk_reviews_overdue", today=TODAY + dt.timedelta(days=7))
     assert third["notifications_created"] == 1
@@ -119,23 +124,25 @@ def test_group_findings_reach_every_member_of_the_group(pmo, lead_a, lead_b, uni
     assert {d.user_id for d in drafts} == {pmo.pk, lead_a.pk}
 
 
-def test_weekly_digest_tells_each_lead_about_their_units_and_the_pmo_about_all(
+def test_weekly_digest_summarises_the_portfolio_for_the_pmo_and_emails_each_lead_once(
     lead_a, lead_b, pmo, initiative_a, initiative_a_child, initiative_b
 ):
     _overdue_review(initiative_a)
     _overdue_review(initiative_a_child)
     _overdue_review(initiative_b)
     IncidentFactory(initiative=initiative_a, review_due=TODAY - dt.timedelta(days=1))
+    for name in tasks.SCANS:
+        tasks.scan_run(name, today=TODAY)
     report = tasks.digest_run(today=TODAY)
-    digest_a = Notification.objects.get(user=lead_a, kind="digest")
-    digest_b = Notification.objects.get(user=lead_b, kind="digest")
     digest_pmo = Notification.objects.get(user=pmo, kind="digest")
-    assert "Overdue risk reviews: 2" in digest_a.body
-    assert "Overdue post-incident reviews: 1" in digest_a.body
-    assert digest_b.body == "Overdue risk reviews: 1"
     assert "Overdue risk reviews: 3" in digest_pmo.body
-    assert digest_a.url == "/people/inbox/"
-    assert report["notifications_created"] == 3
+    # Leads get no summary row repeating their own items.
+    assert not Notification.objects.filter(user__in=[lead_a, lead_b], kind="digest").exists()
+    assert report["notifications_created"] == 1
+    to_a = [m for m in mail.outbox if m.to == [lead_a.email]]
+    assert len(to_a) == 1
+    assert "Overdue risk reviews (2)" in to_a[0].body
+    assert "Overdue post-incident reviews (1)" in to_a[0].body
     assert tasks.digest_run(today=TODAY)["notifications_created"] == 0
 
 
@@ -236,3 +243,42 @@ def test_a_findings_link_resolves_to_a_page_for_the_record(lead_a, initiative_a)
         "initiative_detail",
         "governance_riskassessment_change",
     }
+
+
+def test_a_lead_gets_one_email_per_weekly_run_not_one_per_scan(
+    lead_a, pmo, initiative_a, initiative_a_child
+):
+    """The weekly run used to send a lead 9 emails: one per scan plus a digest."""
+    _overdue_review(initiative_a)
+    IncidentFactory(initiative=initiative_a, review_due=TODAY - dt.timedelta(days=1))
+    AssignmentFactory(initiative=initiative_a_child)
+    tasks.run_all(today=TODAY)
+    per_person = {}
+    for message in mail.outbox:
+        per_person[message.to[0]] = per_person.get(message.to[0], 0) + 1
+    assert per_person[lead_a.email] == 1
+    assert max(per_person.values()) == 1
+    # A second run in the same week sends nothing more.
+    tasks.run_all(today=TODAY + dt.timedelta(days=1))
+    assert sum(1 for m in mail.outbox if m.to == [lead_a.email]) == 1
+
+
+def test_people_choosing_daily_digest_or_no_email(lead_a, member_a, initiative_a):
+    NotificationPreferenceFactory(user=lead_a, email_frequency="daily")
+    NotificationPreferenceFactory(user=member_a, email_frequency="never")
+    AssignmentFactory(initiative=initiative_a, user=member_a, role="requirements_owner")
+    _overdue_review(initiative_a)
+    tasks.run_all(today=TODAY)
+    assert not [m for m in mail.outbox if m.to in ([lead_a.email], [member_a.email])]
+    assert tasks.email_digest_run(frequency="daily")["emails_sent"] == 1
+    assert [m.to for m in mail.outbox if m.to == [lead_a.email]] == [[lead_a.email]]
+    assert tasks.email_digest_run(frequency="daily")["emails_sent"] == 0
+
+
+def test_a_finding_told_again_next_week_supersedes_last_weeks_unread_copy(lead_a, initiative_a):
+    _overdue_review(initiative_a)
+    tasks.scan_run("risk_reviews_overdue", today=TODAY)
+    tasks.scan_run("risk_reviews_overdue", today=TODAY + dt.timedelta(days=7))
+    tasks.scan_run("risk_reviews_overdue", today=TODAY + dt.timedelta(days=14))
+    assert Notification.objects.filter(user=lead_a).count() == 3
+    assert Notification.objects.filter(user=lead_a, read_at__isnull=True).count() == 1

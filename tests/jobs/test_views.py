@@ -81,13 +81,16 @@ def test_an_offsite_link_is_never_followed(client, lead_a):
     assert response["Location"] == reverse("people:inbox")
 
 
-def test_user_chooses_in_app_only(client, lead_a):
+def test_user_chooses_how_often_to_be_emailed_on_the_settings_page(client, lead_a):
     client.force_login(lead_a)
-    response = client.post(reverse("people:inbox_preferences"), {"channel": "in_app"})
+    page = client.get(reverse("people:inbox_preferences"))
+    assert page.status_code == 200 and b"A weekly digest" in page.content
+    response = client.post(reverse("people:inbox_preferences"), {"email_frequency": "daily"})
     assert response.status_code == 302
-    assert NotificationPreference.objects.get(user=lead_a).channel == "in_app"
-    client.post(reverse("people:inbox_preferences"), {"channel": "carrier-pigeon"})
-    assert NotificationPreference.objects.get(user=lead_a).channel == "in_app"
+    assert NotificationPreference.objects.get(user=lead_a).email_frequency == "daily"
+    bad = client.post(reverse("people:inbox_preferences"), {"email_frequency": "carrier-pigeon"})
+    assert bad.status_code == 400
+    assert NotificationPreference.objects.get(user=lead_a).email_frequency == "daily"
 
 
 def _queries(client, url):

@@ -36,6 +36,7 @@ class Form:
     method: str
     data: dict[str, list[str]]
     label: str
+    has_submit: bool  # a form without a submit button offers nothing to press
 
 
 @dataclasses.dataclass
@@ -84,6 +85,7 @@ class _PageParser(HTMLParser):
                 method=(a.get("method") or "get").lower(),
                 data={},
                 label="",
+                has_submit=False,
             )
         elif self._form is not None:
             name = a.get("name")
@@ -92,11 +94,14 @@ class _PageParser(HTMLParser):
                 if kind in ("checkbox", "radio"):
                     if "checked" in a:
                         self._form.data.setdefault(name, []).append(a.get("value") or "on")
-                elif kind in ("submit", "button", "image", "file"):
+                elif kind in ("submit", "image"):
+                    self._form.has_submit = True
+                elif kind in ("button", "file"):
                     pass
                 else:
                     self._form.data.setdefault(name, []).append(a.get("value") or "")
             elif tag == "button" and (a.get("type") or "submit") == "submit":
+                self._form.has_submit = True
                 if name:
                     self._form.data.setdefault(name, []).append(a.get("value") or "")
             elif tag == "select" and name:
@@ -264,7 +269,7 @@ def crawl(user, *, per_pattern: int = 2, max_requests: int = 600) -> CrawlResult
             queue.append((target, url, "nav" if in_nav else "link"))
         for form in page.forms:
             action = _local(url, form.action) if form.action else url
-            if action is None:
+            if action is None or not form.has_submit:
                 continue
             if form.method == "get":
                 if action not in seen:

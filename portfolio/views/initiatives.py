@@ -120,7 +120,10 @@ def _gate_action(user, initiative: Initiative) -> dict | None:
         from governance.models import GateReview
     except ImportError:  # pragma: no cover - governance is always installed here
         return None
-    review = GateReview.objects.filter(initiative=initiative, status="open").first()
+    # Only a review the user may open (finance sees initiatives, not gate reviews).
+    review = (
+        GateReview.objects.visible_to(user).filter(initiative=initiative, status="open").first()
+    )
     try:
         if review is not None:
             url = reverse("governance:gate_review_detail", kwargs={"pk": review.pk})

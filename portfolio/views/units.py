@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
 from people.models import BusinessUnit, UnitMembership
@@ -23,15 +24,33 @@ def unit_list(request):
     values = {v.key_id: v for v in unit_value(user=user)}
     for unit in units:
         unit.value_row = values.get(unit.pk)
+    tree = selectors.unit_tree(units)
+    for node in tree:  # each top unit's sub-units, flattened with their depth
+        node["descendants"] = list(_descendants(node["children"], 1))
+    page_obj = Paginator(tree, UNITS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "portfolio/unit_list.html",
         {
-            "tree": selectors.unit_tree(units),
+            "tree": tree,
+            "page_obj": page_obj,
             "unit_count": len(units),
+            # A small organisation reads best unfolded; a large one starts folded.
+            "expanded": len(units) <= EXPAND_UP_TO,
             "reporting_currency": settings.REPORTING_CURRENCY,
         },
     )
+
+
+#: Top-level units per page of the unit tree; sub-units fold under their top unit.
+UNITS_PER_PAGE = 20
+EXPAND_UP_TO = 30
+
+
+def _descendants(nodes, depth):
+    for node in nodes:
+        yield {"unit": node["unit"], "depth": depth}
+        yield from _descendants(node["children"], depth + 1)
 
 
 @login_required

@@ -17,9 +17,30 @@
     };
   }
 
+  function hasData(config) {
+    return (config.data.datasets || []).some(function (d) {
+      return (d.data || []).some(function (v) { return v !== null && v !== undefined && Number(v) !== 0; });
+    });
+  }
+
+  // A chart with nothing to draw says why instead of showing empty axes: the canvas's
+  // data-empty attribute, or a general sentence.
+  function sayEmpty(canvas) {
+    const note = document.createElement("p");
+    note.className = "chart-empty text-body-secondary small mb-0";
+    note.setAttribute("role", "note");
+    note.textContent = canvas.dataset.empty || "Nothing to draw yet: no figures have been recorded for this chart.";
+    const box = canvas.closest(".chart-box") || canvas;
+    box.replaceWith(note);
+  }
+
   function make(canvasId, config) {
     const canvas = document.getElementById(canvasId);
     if (!canvas || typeof Chart === "undefined") return null;
+    if (!hasData(config)) {
+      sayEmpty(canvas);
+      return null;
+    }
     config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
     return new Chart(canvas, config);
   }

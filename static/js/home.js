@@ -31,9 +31,10 @@
       data: {
         labels: d.mix.labels,
         datasets: [
-          { type: "bar", label: "One-time", data: d.mix.one_time, backgroundColor: "#f59e0b", stack: "s", yAxisID: "y" },
-          { type: "bar", label: "Operational", data: d.mix.operational, backgroundColor: "#0b5cad", stack: "s", yAxisID: "y" },
-          { type: "line", label: "Operational share (%)", data: d.mix.share, borderColor: "#10b981", backgroundColor: "#10b981", yAxisID: "y2", tension: 0.25 },
+          // order: the line (1) is drawn over the bars (2), never hidden behind them.
+          { type: "bar", label: "One-time", data: d.mix.one_time, backgroundColor: "#f59e0b", stack: "s", yAxisID: "y", order: 2 },
+          { type: "bar", label: "Operational", data: d.mix.operational, backgroundColor: "#0b5cad", stack: "s", yAxisID: "y", order: 2 },
+          { type: "line", label: "Operational share (%)", data: d.mix.share, borderColor: "#047857", backgroundColor: "#047857", borderWidth: 3, pointRadius: 3, yAxisID: "y2", tension: 0.25, order: 1 },
         ],
       },
       options: {

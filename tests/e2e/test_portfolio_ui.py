@@ -106,6 +106,7 @@ def test_create_form_shows_field_errors_next_to_the_fields(lead_a, unit_a, initi
     page.get_by_role("button", name="Create initiative").click()
     expect(page.get_by_text("This code is already used by another initiative.")).to_be_visible()
     expect(page.get_by_label("Code")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Code")).to_be_focused()  # focus moves to the first error
     expect(page.get_by_label("Business unit")).to_have_attribute("aria-invalid", "true")
 
 

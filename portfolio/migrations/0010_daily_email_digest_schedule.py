@@ -38,6 +38,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("portfolio", "0006_audit_statement_triggers")]
+    dependencies = [("portfolio", "0009_scorecard_snapshot")]
 
     operations = [migrations.RunPython(create, remove)]

@@ -38,6 +38,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("portfolio", "0009_scorecard_snapshot")]
+    dependencies = [("portfolio", "0011_rules_real_dates_kpi_targets")]
 
     operations = [migrations.RunPython(create, remove)]

@@ -9,7 +9,13 @@ own ``COPY`` of the same file into a bare table, in the same run.
   through psycopg's ``cursor.copy()`` into an unindexed table with typed columns.
 - Measured: COPY baseline; a first import (every row new: inserts, indexes, foreign
   keys and the audit triggers); a re-import of the same file (every row unchanged).
-Target (issue 4): import <= 3 x COPY, peak memory < 300 MB.
+Targets: issue 4's import <= 3 x COPY (not reachable by a ledger with foreign keys and an
+audit trail, see the README) and peak memory < 300 MB; issue 15's import <= 1.5 x the
+*fair floor*: the same rows, already resolved to ids, COPied into a table built like the
+ledger (its indexes, its four deferred foreign keys, its statement-level audit trigger
+writing a copy of its event table), committed. The spend rollups' triggers are not in the
+fair floor: they are this design's cost, measured too (``--rollup-overhead``: the first
+import again with the rollup triggers disabled, then the rollups rebuilt).
 
 The child prints the import's phases: ``load`` (COPY into the staging table, about 1x
 the bare COPY), ``validate`` (one set-based statement), ``write`` (the UPDATE and INSERT
@@ -27,12 +33,15 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 3.0
+TARGET_FAIR_RATIO = 1.5
 TARGET_MB = 300
+ROLLUP_TRIGGERS = ("spend_rollup_insert", "spend_rollup_update", "spend_rollup_delete")
 
 
 def _django():
@@ -97,6 +106,72 @@ def _copy_baseline(path: Path) -> float:
     return elapsed
 
 
+def _fair_floor(source: str) -> float:
+    """COPY the rows the first import wrote (ids resolved) into a twin of the ledger with
+    its indexes, foreign keys and audit trigger, and commit; seconds."""
+    from django.db import connection, transaction
+
+    dump = Path(tempfile.mkstemp(prefix="bench_fair_", suffix=".copy")[1])
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_fair_event, bench_fair")
+        cursor.execute("CREATE TABLE bench_fair (LIKE finance_spendentry INCLUDING ALL)")
+        cursor.execute(
+            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid = 'finance_spendentry'::regclass AND contype = 'f'"""
+        )
+        for (definition,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE bench_fair ADD {definition}")
+        cursor.execute("CREATE TABLE bench_fair_event (LIKE finance_spendentryevent INCLUDING ALL)")
+        cursor.execute(
+            """SELECT p.proname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+               JOIN pg_proc p ON p.oid = t.tgfoid
+               WHERE t.tgrelid = 'finance_spendentry'::regclass AND NOT t.tgisinternal
+                 AND pg_get_triggerdef(t.oid) LIKE '%%AFTER INSERT%%'
+                 AND pg_get_functiondef(p.oid) LIKE '%%finance_spendentryevent%%'"""
+        )
+        function, trigger = cursor.fetchone()
+        cursor.execute("SELECT pg_get_functiondef(%s::regproc)", [function])
+        body = cursor.fetchone()[0].replace(function, "bench_fair_audit")
+        cursor.execute(body.replace("finance_spendentryevent", "bench_fair_event"))
+        cursor.execute(
+            trigger.replace(function, "bench_fair_audit")
+            .replace("ON public.finance_spendentry", "ON bench_fair")
+            .replace("ON finance_spendentry", "ON bench_fair")
+            .replace("TRIGGER ", "TRIGGER bench_", 1)
+        )
+        with (
+            dump.open("wb") as fh,
+            cursor.cursor.copy(
+                "COPY (SELECT * FROM finance_spendentry WHERE source = %s) TO STDOUT", [source]
+            ) as copy,
+        ):
+            for chunk in copy:
+                fh.write(chunk)
+    start = time.perf_counter()
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        dump.open("rb") as fh,
+        cursor.cursor.copy("COPY bench_fair FROM STDIN") as copy,
+    ):
+        while chunk := fh.read(1 << 20):
+            copy.write(chunk)
+    elapsed = time.perf_counter() - start
+    dump.unlink()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_fair_event, bench_fair")
+    return elapsed
+
+
+def _rollup_triggers(enabled: bool) -> None:
+    from django.db import connection
+
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        for name in ROLLUP_TRIGGERS:
+            cursor.execute(f"ALTER TABLE finance_spendentry {verb} TRIGGER {name}")
+
+
 def _child(path: str, source: str, username: str) -> None:
     """Runs in a fresh interpreter: one import, timing printed as JSON."""
     _django()
@@ -144,6 +219,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--initiatives", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rollup-overhead", action="store_true")
     args, _ = parser.parse_known_args(argv)
     _django()
     from django.conf import settings
@@ -162,8 +238,22 @@ def main(argv: list[str]) -> int:
     copy_s = _copy_baseline(path)
     first = _run_child(path, source, username)
     again = _run_child(path, source, username)
+    fair_s = _fair_floor(source)
+    without = None
+    if args.rollup_overhead:
+        _rollup_triggers(False)
+        try:
+            without = _run_child(path, source + "-nr", username)
+        finally:
+            _rollup_triggers(True)
+        from finance import rollups
+
+        start = time.perf_counter()
+        rollups.rebuild()
+        rebuild_s = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     ratio = first["seconds"] / copy_s
+    fair = first["seconds"] / fair_s
     print(f"rows: {args.rows:,} ({size_mb:.0f} MB CSV)")
     print(f"bare COPY:          {copy_s:8.2f} s")
     print(
@@ -174,10 +264,20 @@ def main(argv: list[str]) -> int:
         f"re-import (same):   {again['seconds']:8.2f} s  ratio {again['seconds'] / copy_s:.2f}x  "
         f"unchanged {again['unchanged']:,}  peak RSS {again['max_rss_mb']:.0f} MB  {again['phases']}"
     )
+    print(f"fair floor (COPY into the ledger's twin: indexes, FKs, audit trigger): {fair_s:.2f} s")
+    if without is not None:
+        print(
+            f"import without the rollup triggers: {without['seconds']:.2f} s -> the rollups cost "
+            f"{first['seconds'] / without['seconds']:.2f}x (full rebuild afterwards {rebuild_s:.1f} s)"
+        )
     ok = ratio <= TARGET_RATIO and peak < TARGET_MB
     print(
-        f"target: <= {TARGET_RATIO}x COPY and < {TARGET_MB} MB -> "
-        f"{'met' if ok else 'NOT met'} (peak child RSS {peak:.0f} MB)"
+        f"target (issue 4): <= {TARGET_RATIO}x bare COPY and < {TARGET_MB} MB -> "
+        f"{'met' if ok else 'NOT met'} (ratio {ratio:.2f}x, peak child RSS {peak:.0f} MB)"
+    )
+    print(
+        f"target (issue 15): <= {TARGET_FAIR_RATIO}x the fair floor -> "
+        f"{'met' if fair <= TARGET_FAIR_RATIO else 'NOT met'} (ratio {fair:.2f}x)"
     )
     return 0
 

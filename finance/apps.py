@@ -7,3 +7,10 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from finance import permissions  # noqa: F401  (registers the finance checks)
+        from django.db.models.signals import post_migrate
+
+        from finance.rollups import ensure_reporting_currency
+
+        post_migrate.connect(
+            ensure_reporting_currency, sender=self, dispatch_uid="finance.rollups.currency"
+        )

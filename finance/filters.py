@@ -66,6 +66,37 @@ class BudgetFilter(_UnitTreeMixin, django_filters.FilterSet):
         fields = ["business_unit", "fiscal_year", "kind", "category", "status"]
 
 
+class InitiativeAutocomplete(forms.TextInput):
+    """A text box for an initiative's code (or id) whose suggestions come from
+    ``/initiatives/autocomplete/`` as you type (htmx fills the datalist), instead of a
+    drop-down of every visible initiative (thousands at scale)."""
+
+    def __init__(self, attrs=None):
+        super().__init__(
+            {
+                "placeholder": "Code",
+                "autocomplete": "off",
+                "hx-get": "/initiatives/autocomplete/",
+                "hx-trigger": "input changed delay:300ms",
+                "hx-swap": "innerHTML",
+                **(attrs or {}),
+            }
+        )
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        list_id = f"{context['widget']['attrs'].get('id') or name}-options"
+        context["widget"]["attrs"].update({"list": list_id, "hx-target": f"#{list_id}"})
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None):
+        from django.utils.html import format_html
+
+        html = super().render(name, value, attrs, renderer)
+        list_id = f"{(attrs or {}).get('id') or name}-options"
+        return format_html('{}<datalist id="{}"></datalist>', html, list_id)
+
+
 class SpendFilter(_UnitTreeMixin, django_filters.FilterSet):
     business_unit = django_filters.ModelChoiceFilter(
         queryset=_visible_units,
@@ -73,8 +104,8 @@ class SpendFilter(_UnitTreeMixin, django_filters.FilterSet):
         method="in_unit_tree",
         empty_label="Any unit",
     )
-    initiative = django_filters.ModelChoiceFilter(
-        queryset=_visible_initiatives, label="Initiative", empty_label="Any initiative"
+    initiative = django_filters.CharFilter(
+        label="Initiative", method="by_initiative", widget=InitiativeAutocomplete()
     )
     kind = django_filters.ChoiceFilter(choices=CostKind.choices, empty_label="Any kind")
     category = django_filters.ChoiceFilter(choices=CostCategory.choices, empty_label="Any category")
@@ -91,6 +122,15 @@ class SpendFilter(_UnitTreeMixin, django_filters.FilterSet):
     class Meta:
         model = SpendEntry
         fields = ["business_unit", "initiative", "kind", "category", "month", "currency", "vendor"]
+
+    def by_initiative(self, queryset, name, value):
+        """An initiative's code, or its id (links and the API use ids). The queryset is
+        already scoped, so another unit's initiative simply matches nothing."""
+        value = value.strip()
+        match = Q(initiative__code=value)
+        if value.isdigit():
+            match |= Q(initiative_id=int(value))
+        return queryset.filter(match)
 
     def in_month(self, queryset, name, value):
         try:

@@ -234,6 +234,9 @@ class SpendEntry(UnitOwned):
         indexes = [
             models.Index(fields=["business_unit", "posted_on"]),
             models.Index(fields=["initiative", "posted_on"]),
+            # The ledger's default sort (newest first, ties by id): the first page of any
+            # scope reads the index backwards instead of sorting the million rows.
+            models.Index(fields=["posted_on", "id"], name="spend_posted_on_id"),
         ]
 
     def __str__(self) -> str:
@@ -242,6 +245,83 @@ class SpendEntry(UnitOwned):
 
 def current_fiscal_year() -> int:
     return timezone.localdate().year
+
+
+# --- Maintained rollups -----------------------------------------------------------------
+#
+# Monthly sums of the spend ledger, kept exact by statement-level triggers on
+# ``finance_spendentry`` (every INSERT, UPDATE and DELETE, whatever code path runs it:
+# the import's set-based statements, the API, forms, the admin, moves of an initiative to
+# another unit) and on ``finance_exchangerate`` (a rate change recomputes the months it
+# touches). Amounts are converted to the reporting currency with the same dated rate as
+# ``finance.selectors`` (exact: products of two decimals, summed unrounded). Read by the
+# dashboards instead of the ledger; never written by the app (see finance/rollups.py and
+# migration 0007 for the SQL).
+
+ROLLUP_DIGITS = {"max_digits": 32, "decimal_places": 10}
+
+
+class SpendUnitMonth(models.Model):
+    """Spend per unit, month, kind, category and currency."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    month = models.DateField()
+    kind = models.CharField(max_length=12, choices=CostKind.choices)
+    category = models.CharField(max_length=24, choices=CostCategory.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**ROLLUP_DIGITS, help_text="In the posting currency")
+    converted = models.DecimalField(
+        **ROLLUP_DIGITS, help_text="In the reporting currency (postings with a rate)"
+    )
+    missing_entries = models.IntegerField(help_text="Postings with no exchange rate")
+    entries = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "month", "kind", "category", "currency"],
+                name="spend_unit_month_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["month"], name="spend_unit_month_month"),
+            models.Index(fields=["entries"], name="spend_unit_month_empty", condition=Q(entries=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.month:%Y-%m} {self.kind}/{self.category}"
+
+
+class SpendInitiativeMonth(models.Model):
+    """Spend per initiative (and its unit) and month, split by kind."""
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    month = models.DateField()
+    one_time = models.DecimalField(**ROLLUP_DIGITS)
+    operational = models.DecimalField(**ROLLUP_DIGITS)
+    missing_entries = models.IntegerField(help_text="Postings with no exchange rate")
+    entries = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "business_unit", "month"], name="spend_initiative_month_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["month", "business_unit"], name="spend_init_month_month"),
+            models.Index(fields=["entries"], name="spend_init_month_empty", condition=Q(entries=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.month:%Y-%m}"
 
 
 # FOCUS cloud bills live in their own module; imported here so Django registers them.

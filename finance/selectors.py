@@ -42,6 +42,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from finance.models import Budget, CostKind, SpendEntry
@@ -153,6 +154,15 @@ def _bucket_cte(p: _Params, unit: BusinessUnit | None, user) -> None:
 ALL_UNITS = object()
 
 
+def _unit_scope(model, user) -> list[int] | None:
+    """The unit ids ``model.objects.visible_to(user)`` filters on, or None for every unit
+    (a global role, or ``ALL_UNITS``): for filtering the ledger and rollups directly."""
+    if user is ALL_UNITS:
+        return None
+    ids = model.objects.visible_unit_ids(user)
+    return None if ids is None else sorted(ids)
+
+
 def _scoped(queryset, user):
     if user is ALL_UNITS:
         return queryset.all()
@@ -239,67 +249,180 @@ def budget_vs_actual(
         fiscal_year = as_of.year
     trailing_start, trailing_end = _trailing_window(as_of)
 
-    spend = _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
-    budgets = _scoped(Budget.objects, user).filter(status=Budget.Status.APPROVED)
-    if fiscal_year is not None:
-        spend = spend.filter(
-            posted_on__gte=dt.date(fiscal_year, 1, 1), posted_on__lte=dt.date(fiscal_year, 12, 31)
-        ) | spend.filter(posted_on__gte=trailing_start, posted_on__lt=trailing_end)
-        budgets = budgets.filter(fiscal_year=fiscal_year)
-    for name, value in (("initiative", initiative), ("kind", kind), ("category", category)):
-        if value is not None:
-            spend = spend.filter(**{name: value})
-            budgets = budgets.filter(**{name: value})
-    spend_ids, spend_params = _ids_sql(spend)
-    budget_ids, budget_params = _ids_sql(budgets)
-
+    as_of_month = as_of.replace(day=1)
+    next_month = (as_of_month + dt.timedelta(days=32)).replace(day=1)
     by_month = "month" in group_by
     use_buckets = "unit" in group_by or unit is not None
     p = _Params(
         rep=settings.REPORTING_CURRENCY,
         fy=fiscal_year,
+        fy_start=dt.date(fiscal_year, 1, 1) if fiscal_year else None,
+        fy_end=dt.date(fiscal_year, 12, 31) if fiscal_year else None,
         as_of=as_of,
+        as_of_month=as_of_month,
+        next_month=next_month,
         t_start=trailing_start,
         t_end=trailing_end,
         one_time=CostKind.ONE_TIME.value,
         operational=CostKind.OPERATIONAL.value,
+        spend_units=_unit_scope(SpendEntry, user),
+        budget_units=_unit_scope(Budget, user),
+        initiative=initiative.pk if initiative is not None else None,
+        kind=kind,
+        category=category,
     )
     p.add("WITH RECURSIVE")
     if use_buckets:
         _bucket_cte(p, unit, user)
+
+    def spend_where(alias: str, column: str, *, ledger: bool) -> str:
+        """The filters on spend, applied to the ledger or a rollup directly (no id lists):
+        scope, dates (a rollup's months; the ledger's days), initiative, kind, category."""
+        conds = ["TRUE"]
+        if p.named["spend_units"] is not None:
+            conds.append(f"{alias}.business_unit_id = ANY(%(spend_units)s)")
+        if ledger:
+            conds.append(f"{alias}.{column} <= %(as_of)s")
+        else:
+            conds.append(f"{alias}.{column} <= %(as_of_month)s")
+        if fiscal_year is not None:
+            conds.append(
+                f"(({alias}.{column} >= %(fy_start)s AND {alias}.{column} <= %(fy_end)s)"
+                f" OR ({alias}.{column} >= %(t_start)s AND {alias}.{column} < %(t_end)s))"
+            )
+        for name in ("initiative", "kind", "category"):
+            if p.named[name] is not None:
+                col = "initiative_id" if name == "initiative" else name
+                conds.append(f"{alias}.{col} = %({name})s")
+        return " AND ".join(conds)
+
     # In-year spend counts as actual; the trailing window feeds the run rate (it may
     # reach into the previous year, which is why spend is filtered on both).
-    in_year = "TRUE" if fiscal_year is None else "EXTRACT(YEAR FROM s.posted_on)::int = %(fy)s"
-    p.add(
-        f"""lines AS (
-        SELECT s.business_unit_id, s.initiative_id, s.kind, s.category,
-               date_trunc('month', s.posted_on)::date AS month,
-               EXTRACT(YEAR FROM s.posted_on)::int AS fiscal_year,
-               s.currency,
-               {_rate_expr("s", "currency", "er")} AS rate,
+    def in_year(month: str) -> str:
+        return "TRUE" if fiscal_year is None else f"EXTRACT(YEAR FROM {month})::int = %(fy)s"
+
+    def trailing(month: str) -> str:
+        return f"({month} >= %(t_start)s AND {month} < %(t_end)s)"
+
+    def ledger_lines(sign: str, where: str) -> str:
+        rate = _rate_expr("s", "currency", "er")
+        month = "date_trunc('month', s.posted_on)::date"
+        missing = (
+            f"CASE WHEN {rate} IS NULL AND ({in_year('s.posted_on')} OR"
+            f" {trailing('s.posted_on')}) THEN s.currency END"
+            if not sign
+            else "NULL::varchar"
+        )
+        return f"""SELECT s.business_unit_id, s.initiative_id, s.kind, s.category,
+               {month} AS month, EXTRACT(YEAR FROM s.posted_on)::int AS fiscal_year,
                0::numeric AS budget,
-               CASE WHEN {in_year} THEN s.amount ELSE 0 END AS actual,
-               CASE WHEN s.posted_on >= %(t_start)s AND s.posted_on < %(t_end)s
-                    THEN s.amount ELSE 0 END AS trailing
+               CASE WHEN {in_year("s.posted_on")} THEN {sign} s.amount * {rate} ELSE 0 END AS actual,
+               CASE WHEN {in_year("s.posted_on")} AND s.kind = %(one_time)s
+                    THEN {sign} s.amount * {rate} ELSE 0 END AS actual_one_time,
+               CASE WHEN {in_year("s.posted_on")} AND s.kind = %(operational)s
+                    THEN {sign} s.amount * {rate} ELSE 0 END AS actual_operational,
+               CASE WHEN {trailing("s.posted_on")} THEN {sign} s.amount * {rate} ELSE 0 END
+                   AS trailing,
+               {missing} AS missing_currency
         FROM finance_spendentry s
         {_rate_join("s", "currency", "s.posted_on", "er")}
-        WHERE s.id IN ({spend_ids})""",
-        spend_params,
-    )
+        WHERE {where}"""
+
+    # Where the spend comes from: the unit rollup (no initiative), the initiative rollup
+    # (no kind or category), else the ledger itself (e.g. one initiative's lines by kind
+    # and category). A rollup holds whole months: postings after ``as_of`` in its month
+    # (normally none) are taken back out of the ledger, through its date index.
+    needs_initiative = "initiative" in group_by or initiative is not None
+    needs_detail = bool({"kind", "category"} & set(group_by)) or kind or category
+    if not needs_initiative:
+        source = "unit"
+    elif not needs_detail:
+        source = "initiative"
+    else:
+        source = "ledger"
+    if source == "unit":
+        p.add(
+            f"""lines AS (
+            SELECT r.business_unit_id, NULL::bigint AS initiative_id, r.kind, r.category,
+                   r.month, EXTRACT(YEAR FROM r.month)::int AS fiscal_year,
+                   0::numeric AS budget,
+                   CASE WHEN {in_year("r.month")} THEN r.converted ELSE 0 END AS actual,
+                   CASE WHEN {in_year("r.month")} AND r.kind = %(one_time)s
+                        THEN r.converted ELSE 0 END AS actual_one_time,
+                   CASE WHEN {in_year("r.month")} AND r.kind = %(operational)s
+                        THEN r.converted ELSE 0 END AS actual_operational,
+                   CASE WHEN {trailing("r.month")} THEN r.converted ELSE 0 END AS trailing,
+                   CASE WHEN r.missing_entries > 0 AND ({in_year("r.month")} OR {trailing("r.month")})
+                        THEN r.currency END AS missing_currency
+            FROM finance_spendunitmonth r
+            WHERE {spend_where("r", "month", ledger=False)}"""
+        )
+    elif source == "initiative":
+        p.add(
+            f"""lines AS (
+            SELECT r.business_unit_id, r.initiative_id, NULL::varchar AS kind,
+                   NULL::varchar AS category,
+                   r.month, EXTRACT(YEAR FROM r.month)::int AS fiscal_year,
+                   0::numeric AS budget,
+                   CASE WHEN {in_year("r.month")} THEN r.one_time + r.operational ELSE 0 END
+                       AS actual,
+                   CASE WHEN {in_year("r.month")} THEN r.one_time ELSE 0 END AS actual_one_time,
+                   CASE WHEN {in_year("r.month")} THEN r.operational ELSE 0 END
+                       AS actual_operational,
+                   CASE WHEN {trailing("r.month")} THEN r.one_time + r.operational ELSE 0 END
+                       AS trailing,
+                   NULL::varchar AS missing_currency
+            FROM finance_spendinitiativemonth r
+            WHERE {spend_where("r", "month", ledger=False)}
+            UNION ALL
+            -- Which currencies lack a rate: asked of the ledger only for the months the
+            -- rollup says have such postings (normally none).
+            SELECT r.business_unit_id, r.initiative_id, NULL, NULL, r.month,
+                   EXTRACT(YEAR FROM r.month)::int, 0, 0, 0, 0, 0, mc.currency
+            FROM finance_spendinitiativemonth r
+            CROSS JOIN LATERAL (
+                SELECT DISTINCT s.currency FROM finance_spendentry s
+                WHERE s.initiative_id = r.initiative_id
+                  AND s.business_unit_id = r.business_unit_id
+                  AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
+                  AND s.posted_on <= %(as_of)s
+                  AND finance_rate_on(s.currency, s.posted_on) IS NULL
+            ) mc
+            WHERE r.missing_entries > 0 AND ({in_year("r.month")} OR {trailing("r.month")})
+              AND {spend_where("r", "month", ledger=False)}"""
+        )
+    else:
+        p.add(f"lines AS ({ledger_lines('', spend_where('s', 'posted_on', ledger=True))}")
+    if source != "ledger":
+        correction = (
+            spend_where("s", "posted_on", ledger=True).replace(
+                "s.posted_on <= %(as_of)s", "s.posted_on > %(as_of)s"
+            )
+            + " AND s.posted_on < %(next_month)s"
+        )
+        p.add(f"UNION ALL {ledger_lines('-', correction)}")
     month_expr = "make_date(b.fiscal_year, m.m, 1)" if by_month else "NULL::date"
     months = "CROSS JOIN generate_series(1, 12) AS m(m)" if by_month else ""
     share = "/ 12" if by_month else ""
+    budget_rate = _rate_expr("b", "currency", "er")
+    budget_conds = ["b.status = 'approved'"]
+    if p.named["budget_units"] is not None:
+        budget_conds.append("b.business_unit_id = ANY(%(budget_units)s)")
+    if fiscal_year is not None:
+        budget_conds.append("b.fiscal_year = %(fy)s")
+    for name in ("initiative", "kind", "category"):
+        if p.named[name] is not None:
+            col = "initiative_id" if name == "initiative" else name
+            budget_conds.append(f"b.{col} = %({name})s")
     p.add(
         f"""UNION ALL
         SELECT b.business_unit_id, b.initiative_id, b.kind, b.category,
-               {month_expr}, b.fiscal_year, b.currency,
-               {_rate_expr("b", "currency", "er")},
-               b.amount {share}, 0, 0
+               {month_expr}, b.fiscal_year, b.amount {share} * {budget_rate}, 0, 0, 0, 0,
+               CASE WHEN {budget_rate} IS NULL THEN b.currency END
         FROM finance_budget b {months}
         {_rate_join("b", "currency", "make_date(b.fiscal_year, 1, 1)", "er")}
-        WHERE b.id IN ({budget_ids})
-    )""",
-        budget_params,
+        WHERE {" AND ".join(budget_conds)}
+    )"""
     )
     dims = {
         "unit": "bk.bucket_id",
@@ -325,17 +448,15 @@ def budget_vs_actual(
     p.add(
         f""", agg AS (
         SELECT {", ".join([*select_dims, ""])}
-               ROUND(COALESCE(SUM(l.budget * l.rate), 0), 2) AS budget,
-               ROUND(COALESCE(SUM(l.actual * l.rate), 0), 2) AS actual,
-               ROUND(COALESCE(SUM(l.actual * l.rate) FILTER (WHERE l.kind = %(one_time)s), 0), 2)
-                   AS actual_one_time,
-               ROUND(COALESCE(SUM(l.actual * l.rate) FILTER (WHERE l.kind = %(operational)s), 0), 2)
-                   AS actual_operational,
-               COALESCE(SUM(l.trailing * l.rate), 0) / 3 AS run_rate_monthly,
+               ROUND(COALESCE(SUM(l.budget), 0), 2) AS budget,
+               ROUND(COALESCE(SUM(l.actual), 0), 2) AS actual,
+               ROUND(COALESCE(SUM(l.actual_one_time), 0), 2) AS actual_one_time,
+               ROUND(COALESCE(SUM(l.actual_operational), 0), 2) AS actual_operational,
+               COALESCE(SUM(l.trailing), 0) / 3 AS run_rate_monthly,
                {remaining}::numeric AS remaining_months,
-               COALESCE(ARRAY_AGG(DISTINCT l.currency) FILTER (
-                   WHERE l.rate IS NULL AND (l.budget <> 0 OR l.actual <> 0 OR l.trailing <> 0)
-               ), ARRAY[]::varchar[]) AS missing_rates
+               COALESCE(ARRAY_AGG(DISTINCT l.missing_currency)
+                   FILTER (WHERE l.missing_currency IS NOT NULL), ARRAY[]::varchar[])
+                   AS missing_rates
         FROM lines l {join}
         {group_clause}
     )
@@ -436,22 +557,64 @@ def operational_share_by_month(
     ]
 
 
-def spend_totals_by_currency(*, spend) -> list[dict[str, Any]]:
-    """Per-currency totals of an already scoped and filtered ``SpendEntry`` queryset, each
-    with its reporting-currency equivalent (None when the currency has no rate) and the
-    count of postings. One query."""
-    ids, params = _ids_sql(spend)
+def spend_totals_by_currency(
+    *, spend=None, user=None, units=None, month=None, kind=None, category=None, currency=None
+) -> list[dict[str, Any]]:
+    """Per-currency totals of the ledger, each with its reporting-currency equivalent (None
+    when the currency has no rate for some posting) and the count of postings. One query.
+
+    Either ``spend``, an already scoped and filtered ``SpendEntry`` queryset (filtered in
+    place: its own WHERE, grouped by currency and day before the rates are looked up),
+    or ``user`` with filters the monthly rollup can answer without reading the ledger:
+    ``units`` (ids), ``month`` (its first day), ``kind``, ``category``, ``currency``."""
     p = _Params(rep=settings.REPORTING_CURRENCY)
+    if spend is None:
+        conds, params = ["TRUE"], []
+        scope = _unit_scope(SpendEntry, user)
+        for column, value in (
+            ("business_unit_id", scope),
+            ("business_unit_id", units),
+        ):
+            if value is not None:
+                conds.append(f"r.{column} = ANY(%s)")
+                params.append(list(value))
+        for column, value in (
+            ("month", month),
+            ("kind", kind),
+            ("category", category),
+            ("currency", currency),
+        ):
+            if value:
+                conds.append(f"r.{column} = %s")
+                params.append(value)
+        p.add(
+            f"""SELECT r.currency, SUM(r.entries) AS entries, SUM(r.amount) AS amount,
+                   CASE WHEN SUM(r.missing_entries) > 0 THEN NULL
+                        ELSE ROUND(SUM(r.converted), 2) END AS reporting_amount
+            FROM finance_spendunitmonth r
+            WHERE {" AND ".join(conds)}
+            GROUP BY r.currency ORDER BY r.currency""",
+            params,
+        )
+        return _fetch(p.sql, p.values)
+    try:
+        inner, params = (
+            spend.order_by()
+            .values("currency", "posted_on")
+            .annotate(n=Count("id"), total=Sum("amount"))
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return []
     p.add(
-        f"""SELECT s.currency, COUNT(*) AS entries, SUM(s.amount) AS amount,
-               CASE WHEN COUNT(*) FILTER (WHERE {_rate_expr("s", "currency", "er")} IS NULL) > 0
+        f"""SELECT d.currency, SUM(d.n) AS entries, SUM(d.total) AS amount,
+               CASE WHEN COUNT(*) FILTER (WHERE {_rate_expr("d", "currency", "er")} IS NULL) > 0
                     THEN NULL
-                    ELSE ROUND(SUM(s.amount * {_rate_expr("s", "currency", "er")}), 2) END
+                    ELSE ROUND(SUM(d.total * {_rate_expr("d", "currency", "er")}), 2) END
                    AS reporting_amount
-        FROM finance_spendentry s
-        {_rate_join("s", "currency", "s.posted_on", "er")}
-        WHERE s.id IN ({ids})
-        GROUP BY s.currency ORDER BY s.currency""",
+        FROM ({inner}) d
+        {_rate_join("d", "currency", "d.posted_on", "er")}
+        GROUP BY d.currency ORDER BY d.currency""",
         params,
     )
     return _fetch(p.sql, p.values)

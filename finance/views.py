@@ -4,6 +4,7 @@ but not allowed is 403; every queryset goes through ``visible_to``/``editable_by
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from finance import selectors, services
-from finance.filters import BudgetFilter, SpendFilter
+from finance.filters import BudgetFilter, SpendFilter, _unit_tree_ids
 from finance.forms import (
     BUDGET_STATUS_BADGES,
     BudgetAmendForm,
@@ -63,7 +64,14 @@ def index(request):
             "year": year,
             "budget_label": f"Approved budget FY{year}",
             "totals": selectors.budget_totals(user=user, fiscal_year=year),
-            "flags": selectors.variance_flags(user=user, fiscal_year=year),
+            # Largest overrun first, 25 a page (thousands can be flagged at scale).
+            "flags": paginate(
+                request,
+                sorted(
+                    selectors.variance_flags(user=user, fiscal_year=year),
+                    key=lambda f: (f.over_pct is not None, -(f.over_pct or 0), f.initiative_code),
+                ),
+            ),
             "waiting": Budget.objects.visible_to(user)
             .filter(status=Budget.Status.REQUESTED)
             .count(),
@@ -254,12 +262,36 @@ SPEND_SORTS = {
 }
 
 
+def _spend_totals(user, f: SpendFilter) -> list[dict]:
+    """Per-currency totals (and so the row count) of the filtered ledger: from the monthly
+    rollup when the filters are ones it holds (unit, kind, category, month, currency),
+    else from the ledger itself, filtered in place."""
+    data = f.form.cleaned_data if f.is_valid() else None
+    if not data or data.get("initiative") or data.get("vendor"):
+        return selectors.spend_totals_by_currency(spend=f.qs)
+    month = None
+    if data.get("month"):
+        try:
+            month = dt.datetime.strptime(data["month"].strip(), "%Y-%m").date()
+        except ValueError:
+            return selectors.spend_totals_by_currency(spend=f.qs)
+    unit = data.get("business_unit")
+    return selectors.spend_totals_by_currency(
+        user=user,
+        units=_unit_tree_ids(unit) if unit else None,
+        month=month,
+        kind=data.get("kind") or None,
+        category=data.get("category") or None,
+        currency=data.get("currency") or None,
+    )
+
+
 @login_required
 def spend_list(request):
     qs = SpendEntry.objects.visible_to(request.user).select_related("initiative", "business_unit")
     f = SpendFilter(request.GET, queryset=qs, request=request)
     filtered = sort_queryset(f.qs, request, SPEND_SORTS, default="-date")
-    per_currency = selectors.spend_totals_by_currency(spend=f.qs)
+    per_currency = _spend_totals(request.user, f)
     missing = [t["currency"] for t in per_currency if t["reporting_amount"] is None]
     reporting_total = sum(
         (t["reporting_amount"] for t in per_currency if t["reporting_amount"] is not None),
@@ -270,7 +302,7 @@ def spend_list(request):
         "finance/spend_list.html",
         {
             "filter": f,
-            "page_obj": paginate(request, filtered),
+            "page_obj": paginate(request, filtered, count=sum(t["entries"] for t in per_currency)),
             "per_currency": per_currency,
             "reporting_total": reporting_total,
             "missing_rates": missing,

@@ -19,12 +19,20 @@ class ScopedQuerySet(models.QuerySet):
         opts = self.model._meta
         return f"{opts.app_label}.{action}_{opts.model_name}"
 
-    def visible_to(self, user):
+    def visible_unit_ids(self, user) -> frozenset[int] | None:
+        """The units ``visible_to`` keeps, or None for all of them (a global role): for
+        raw SQL that filters a large table on its unit column directly."""
         if has_global(user, self._model_perm("view")) or has_global(
             user, self._model_perm("change")
         ):
+            return None
+        return unit_ids_for(user, "view")
+
+    def visible_to(self, user):
+        ids = self.visible_unit_ids(user)
+        if ids is None:
             return self.all()
-        return self.filter(**{f"{self.scope_field}__in": unit_ids_for(user, "view")})
+        return self.filter(**{f"{self.scope_field}__in": ids})
 
     def editable_by(self, user):
         if has_global(user, self._model_perm("change")):

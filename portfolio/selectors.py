@@ -12,14 +12,11 @@ import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
     Count,
-    DecimalField,
     Exists,
-    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -322,26 +319,23 @@ def spend_by_stage(user, *, fiscal_year: int | None = None) -> dict[str, Decimal
     """Spend per current stage of its initiative, in the reporting currency, converted with
     the latest ``ExchangeRate`` on or before each posting (the rule ``finance.selectors``
     uses). Postings in a currency with no rate are left out, never counted at rate 1.
-    One query."""
-    from finance.models import ExchangeRate, SpendEntry
+    One query, over the maintained monthly rollup (``SpendInitiativeMonth``), not the
+    ledger."""
+    from finance.models import SpendEntry, SpendInitiativeMonth
 
-    reporting = settings.REPORTING_CURRENCY
-    rate = (
-        ExchangeRate.objects.filter(
-            currency=OuterRef("currency"), valid_from__lte=OuterRef("posted_on")
-        )
-        .order_by("-valid_from")
-        .values("rate")[:1]
-    )
-    converted = Case(
-        When(currency=reporting, then=F("amount")),
-        default=ExpressionWrapper(F("amount") * Subquery(rate), output_field=DecimalField()),
-        output_field=DecimalField(),
-    )
-    qs = SpendEntry.objects.visible_to(user)
+    qs = SpendInitiativeMonth.objects.all()
+    units = SpendEntry.objects.visible_unit_ids(user)
+    if units is not None:
+        qs = qs.filter(business_unit_id__in=units)
     if fiscal_year is not None:
-        qs = qs.filter(posted_on__year=fiscal_year)
-    rows = qs.values("initiative__stage").annotate(total=Sum(converted)).order_by()
+        qs = qs.filter(
+            month__gte=dt.date(fiscal_year, 1, 1), month__lte=dt.date(fiscal_year, 12, 1)
+        )
+    rows = (
+        qs.values("initiative__stage")
+        .annotate(total=Sum(F("one_time") + F("operational")))
+        .order_by()
+    )
     return {r["initiative__stage"]: r["total"] or Decimal("0") for r in rows}
 
 

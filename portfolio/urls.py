@@ -11,6 +11,11 @@ urlpatterns = [
     path("initiatives/", initiatives.initiative_list, name="initiative_list"),
     path("initiatives/new/", initiatives.initiative_create, name="initiative_create"),
     path(
+        "initiatives/autocomplete/",
+        initiatives.initiative_autocomplete,
+        name="initiative_autocomplete",
+    ),
+    path(
         "initiatives/export.<str:fmt>",
         initiatives.initiative_export,
         name="initiative_export",

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +37,25 @@ TABS = [
 
 def _filtered(request):
     return filtered_initiatives(request)
+
+
+@login_required
+def initiative_autocomplete(request):
+    """Up to 20 visible initiatives whose code or name contains ``?q=`` (or the value of
+    the input that asked, as htmx sends it), as ``<option>``s for a datalist."""
+    from django.db.models import Q
+    from django.utils.html import format_html_join
+
+    q = (request.GET.get("q") or next(iter(request.GET.values()), "")).strip()
+    rows = []
+    if q:
+        rows = (
+            Initiative.objects.visible_to(request.user)
+            .filter(Q(code__istartswith=q) | Q(name__icontains=q))
+            .order_by("code")
+            .values_list("code", "name")[:20]
+        )
+    return HttpResponse(format_html_join("", '<option value="{}">{}</option>', rows))
 
 
 @login_required

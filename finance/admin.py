@@ -36,6 +36,33 @@ class SpendEntryAdmin(ScopedAdmin):
     exclude = ["business_unit"]
 
 
+class _RollupAdmin(ScopedAdmin):
+    """Maintained by database triggers from the ledger: read-only everywhere."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.SpendUnitMonth)
+class SpendUnitMonthAdmin(_RollupAdmin):
+    list_display = ["month", "business_unit", "kind", "category", "currency", "converted"]
+    list_filter = ["kind", "category", "currency"]
+
+
+@admin.register(models.SpendInitiativeMonth)
+class SpendInitiativeMonthAdmin(_RollupAdmin):
+    list_display = ["month", "initiative", "business_unit", "one_time", "operational"]
+
+
 # --- FOCUS cloud bills: read here, changed in the app (finance/focus/services.py) ------------
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from people.audit import audited
 from people.models import BusinessUnit, TimeStampedModel
+from people.querysets import ScopedQuerySet
 from portfolio.choices import END_STAGES
 from portfolio.models import Initiative, UnitOwned
 from portfolio.validity import in_range
@@ -278,6 +279,8 @@ class SpendUnitMonth(models.Model):
     missing_entries = models.IntegerField(help_text="Postings with no exchange rate")
     entries = models.IntegerField()
 
+    objects = ScopedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -308,6 +311,8 @@ class SpendInitiativeMonth(models.Model):
     operational = models.DecimalField(**ROLLUP_DIGITS)
     missing_entries = models.IntegerField(help_text="Postings with no exchange rate")
     entries = models.IntegerField()
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         constraints = [

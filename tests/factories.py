@@ -213,6 +213,36 @@ class SpendEntryFactory(_OfInitiative):
     reference = factory.Sequence(lambda n: f"REF-{n:06d}")
 
 
+class _RollupFactory(_OfInitiative):
+    """A rollup row is written by the ledger's triggers: record a posting of the
+    initiative, return its row."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        entry = SpendEntryFactory(
+            initiative=kwargs["initiative"], business_unit=kwargs["business_unit"]
+        )
+        keys = {"business_unit_id": entry.business_unit_id, "month": entry.posted_on.replace(day=1)}
+        if model_class is fin.SpendInitiativeMonth:
+            keys["initiative_id"] = entry.initiative_id
+        else:
+            keys.update(kind=entry.kind, category=entry.category, currency=entry.currency)
+        return model_class.objects.get(**keys)
+
+
+class SpendUnitMonthFactory(_RollupFactory):
+    class Meta:
+        model = fin.SpendUnitMonth
+
+
+class SpendInitiativeMonthFactory(_RollupFactory):
+    class Meta:
+        model = fin.SpendInitiativeMonth
+
+
 class FocusImportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = fin.FocusImport

@@ -69,6 +69,11 @@ FACTORIES = {
     "finance.Budget": lambda unit: f.BudgetFactory(initiative__business_unit=unit),
     "finance.SpendEntry": lambda unit: f.SpendEntryFactory(initiative__business_unit=unit),
     "finance.FocusLine": lambda unit: f.FocusLineFactory(initiative__business_unit=unit),
+    # Rollup rows: written by the ledger's triggers when a posting is recorded.
+    "finance.SpendUnitMonth": lambda unit: f.SpendUnitMonthFactory(initiative__business_unit=unit),
+    "finance.SpendInitiativeMonth": lambda unit: f.SpendInitiativeMonthFactory(
+        initiative__business_unit=unit
+    ),
     "governance.AISystem": lambda unit: f.AISystemFactory(initiative__business_unit=unit),
     "governance.Dataset": lambda unit: f.DatasetFactory(initiative__business_unit=unit),
     "governance.ModelVersion": lambda unit: f.ModelVersionFactory(

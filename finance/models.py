@@ -257,7 +257,7 @@ def current_fiscal_year() -> int:
 # touches). Amounts are converted to the reporting currency with the same dated rate as
 # ``finance.selectors`` (exact: products of two decimals, summed unrounded). Read by the
 # dashboards instead of the ledger; never written by the app (see finance/rollups.py and
-# migration 0008 for the SQL).
+# migration 0010 for the SQL).
 
 ROLLUP_DIGITS = {"max_digits": 32, "decimal_places": 10}
 

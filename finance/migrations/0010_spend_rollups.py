@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0007_spend_activity'),
+        ('finance', '0009_rules_real_dates_kpi_targets'),
         ('people', '0003_audit_statement_triggers'),
         ('portfolio', '0006_audit_statement_triggers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

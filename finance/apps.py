@@ -6,9 +6,9 @@ class FinanceConfig(AppConfig):
     verbose_name = "Finance"
 
     def ready(self) -> None:
-        from finance import permissions  # noqa: F401  (registers the finance checks)
         from django.db.models.signals import post_migrate
 
+        from finance import permissions  # noqa: F401  (registers the finance checks)
         from finance.rollups import ensure_reporting_currency
 
         post_migrate.connect(

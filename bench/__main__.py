@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["spend_import", "inventory", "focus_import"]
+BENCHMARKS = ["spend_import", "inventory", "focus_import", "audit_log"]
 # Run only when named: they build or need a generated organisation.
 ON_DEMAND = ["org", "pages"]
 

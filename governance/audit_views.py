@@ -7,15 +7,16 @@ from django import forms
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from governance import selectors
+from governance.audit import PAGE_SIZE, Cursor
 from people.permissions import require
 from people.scoping import has_global
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+COUNT_CAP = 1000
 
 
 class AuditLogForm(forms.Form):
@@ -45,7 +46,9 @@ class AuditLogForm(forms.Form):
 @login_required
 def audit_log(request):
     """Global roles only (PMO, auditors): unit leads read each record's history on the
-    record's page, where the record's own scoping applies."""
+    record's page, where the record's own scoping applies. Keyset-paged (``after`` /
+    ``before`` cursors) with a capped count: a page costs the same whatever the trail's
+    size."""
     require(
         request.user,
         "governance.read_audit_log",
@@ -53,20 +56,36 @@ def audit_log(request):
         "The audit log is for PMO staff and auditors.",
     )
     form = AuditLogForm(request.GET or None)
-    page_obj = None
+    page = total = None
     d = form.cleaned_data if form.is_bound and form.is_valid() else {}
     if not form.is_bound or form.is_valid():
-        qs = selectors.audit_log(
+        log = selectors.audit_log(
+            viewer=request.user,
             event_model=d.get("model") or None,
             user_id=d["user"].pk if d.get("user") else None,
             object_id=d.get("object_id") or None,
             date_from=d.get("date_from"),
             date_to=d.get("date_to"),
         )
-        # Counting a union of every event table is the slow part; a capped count is enough.
-        page_obj = Paginator(qs, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
-        selectors.attach_event_users(page_obj.object_list)
-    return render(request, "governance/audit_log.html", {"form": form, "page_obj": page_obj})
+        try:
+            after = Cursor.decode(request.GET["after"]) if request.GET.get("after") else None
+            before = Cursor.decode(request.GET["before"]) if request.GET.get("before") else None
+        except ValueError:
+            after = before = None  # a stale or edited link: start from the newest
+        page = log.page(limit=PAGE_SIZE, after=after, before=before)
+        total = log.count(cap=COUNT_CAP)
+    return render(
+        request,
+        "governance/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "total": total,
+            "count_cap": COUNT_CAP,
+            "next_cursor": page.next.encode() if page and page.next else None,
+            "previous_cursor": page.previous.encode() if page and page.previous else None,
+        },
+    )
 
 
 @login_required
@@ -91,5 +110,9 @@ def record_history(request, label: str, pk: int):
     return render(
         request,
         "governance/record_history.html",
-        {"object": obj, "history": selectors.object_history(obj), "label": label},
+        {
+            "object": obj,
+            "history": selectors.object_history(obj, viewer=request.user),
+            "label": label,
+        },
     )

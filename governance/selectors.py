@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -35,7 +33,6 @@ from governance.models import (
     Standard,
     Waiver,
 )
-from people.roles import AUDITOR, PMO
 from portfolio.choices import ACTIVE_STAGES
 from portfolio.models import Initiative
 
@@ -245,281 +242,37 @@ def production_version_on(*, ai_system, when: datetime) -> ModelVersion | None:
     return ModelVersion.objects.filter(pk=hit).first()
 
 
-# --- Audit trail -------------------------------------------------------------------------------
+# --- Audit trail: governance/audit.py --------------------------------------------------------
 
-
-def can_read_audit_log(user) -> bool:
-    """The cross-record audit log is for PMO and auditors (and superusers). Unit leads read
-    each of their records' history on the record's own page instead, which keeps the
-    scoping rule in one place (the record's ``visible_to``)."""
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or user.groups.filter(name__in=[PMO, AUDITOR]).exists()
-
-
-def _events_model():
-    from pghistory.models import MiddlewareEvents
-
-    return MiddlewareEvents
-
-
-HIDDEN_DIFF_FIELDS = {"updated_at", "created_at"}
-
-
-def _attach_users(events) -> None:
-    User = get_user_model()
-    ids = {e.pgh_context.get("user") for e in events if e.pgh_context}
-    ids.discard(None)
-    users = {u.pk: u for u in User.objects.filter(pk__in=ids)} if ids else {}
-    for e in events:
-        uid = (e.pgh_context or {}).get("user")
-        e.actor = users.get(uid)
-        e.changes = [
-            (name, old, new)
-            for name, (old, new) in sorted((e.pgh_diff or {}).items())
-            if name not in HIDDEN_DIFF_FIELDS
-        ]
-
-
-def object_history(obj) -> list:
-    """Every audit event of one record, oldest first, with the actor and the field diffs.
-    Two queries. The caller has already checked the user may see ``obj``."""
-    events = list(_events_model().objects.tracks(obj).order_by("pgh_created_at", "pgh_id"))
-    _attach_users(events)
-    return events
-
-
-def audited_models() -> list[tuple[str, str, str]]:
-    """(event model label, tracked model label, verbose name) for every audited model."""
-    import pghistory.models as pgh_models
-
-    out = []
-    for model in apps.get_models():
-        if issubclass(model, pgh_models.Event) and getattr(model, "pgh_tracked_model", None):
-            tracked = model.pgh_tracked_model
-            out.append(
-                (
-                    model._meta.label,
-                    tracked._meta.label,
-                    str(tracked._meta.verbose_name).capitalize(),
-                )
-            )
-    return sorted(out, key=lambda x: x[2])
-
-
-@dataclass
-class AuditEvent:
-    """One row of the audit log: a change to one record, who made it, and what changed."""
-
-    pgh_model: str
-    pgh_id: int
-    pgh_created_at: datetime
-    pgh_label: str
-    pgh_obj_model: str
-    pgh_obj_id: str
-    pgh_context: dict | None
-    pgh_diff: dict | None = None
-    actor: object = None
-    changes: list = field(default_factory=list)
-
-
-class AuditLog:
-    """The trail across every event table (or one), newest first, for Django's Paginator.
-
-    Listing reads only narrow columns from each event table (a UNION ALL with the
-    filters pushed into every branch); the field diffs are computed for the page's rows
-    only, in one more query. pghistory's aggregate ``Events`` computes a diff for every
-    event before sorting, which grows with the whole trail."""
-
-    def __init__(
-        self,
-        *,
-        event_model=None,
-        user_id=None,
-        object_id=None,
-        date_from=None,
-        date_to=None,
-        references=None,
-    ):
-        from datetime import time, timedelta
-
-        self.models = [
-            m for m in _event_models() if event_model is None or m._meta.label == event_model
-        ]
-        # ``references``: only events of records pointing at this object (and its own),
-        # through the event tables' copies of the foreign keys (pghistory's
-        # ``Events.references``, without computing a diff for every matching event).
-        self.references, self.reference_columns = references, {}
-        if references is not None:
-            target = references._meta.concrete_model
-            for m in self.models:
-                columns = [
-                    f.column
-                    for f in m._meta.fields
-                    if f.is_relation
-                    and f.related_model is not None
-                    and f.related_model._meta.concrete_model is target
-                ]
-                if columns:
-                    self.reference_columns[m] = columns
-            self.models = [m for m in self.models if m in self.reference_columns]
-        self.where, self.params = [], []
-        if user_id:
-            self.where.append("(c.metadata->>'user') = %s")
-            self.params.append(str(user_id))
-        if object_id:
-            self.where.append("e.pgh_obj_id::text = %s")
-            self.params.append(str(object_id))
-        tz = timezone.get_current_timezone()
-        if date_from:
-            self.where.append("e.pgh_created_at >= %s")
-            self.params.append(datetime.combine(date_from, time.min, tzinfo=tz))
-        if date_to:
-            self.where.append("e.pgh_created_at < %s")
-            self.params.append(datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz))
-
-    def _union(self, columns: str) -> tuple[str, list]:
-        from pghistory.models import Context
-
-        parts, params = [], []
-        for m in self.models:
-            conditions, extra = list(self.where), []
-            if self.references is not None:
-                cols = self.reference_columns[m]
-                conditions.append("(" + " OR ".join(f'e."{c}" = %s' for c in cols) + ")")
-                extra = [self.references.pk] * len(cols)
-            where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-            parts.append(
-                f"SELECT %s AS pgh_model, %s AS obj_model, {columns} "
-                f'FROM "{m._meta.db_table}" e '
-                f'LEFT JOIN "{Context._meta.db_table}" c ON c.id = e.pgh_context_id{where}'
-            )
-            params += [m._meta.label, m.pgh_tracked_model._meta.label, *self.params, *extra]
-        return " UNION ALL ".join(parts), params
-
-    def count(self) -> int:
-        if not self.models:
-            return 0
-        sql, params = self._union("1 AS one")
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM ({sql}) t", params)
-            return cursor.fetchone()[0]
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, item):
-        if isinstance(item, int):
-            return self[item : item + 1][0]
-        if not self.models:
-            return []
-        start, stop = item.start or 0, item.stop
-        sql, params = self._union(
-            "e.pgh_id, e.pgh_created_at, e.pgh_label, e.pgh_obj_id::text AS obj_id, c.metadata AS ctx"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT * FROM ({sql}) t ORDER BY pgh_created_at DESC, pgh_id DESC "
-                "LIMIT %s OFFSET %s",
-                [*params, stop - start, start],
-            )
-            rows = [
-                AuditEvent(
-                    pgh_model=r[0],
-                    pgh_obj_model=r[1],
-                    pgh_id=r[2],
-                    pgh_created_at=r[3],
-                    pgh_label=r[4],
-                    pgh_obj_id=r[5],
-                    pgh_context=_json(r[6]),
-                )
-                for r in cursor.fetchall()
-            ]
-        _attach_diffs(rows)
-        _attach_users(rows)
-        return rows
-
-
-def _json(value):
-    """Django's psycopg setup hands raw jsonb back as text; decode it here."""
-    import json
-
-    if value is None or isinstance(value, dict):
-        return value
-    return json.loads(value)
-
-
-def _event_models():
-    import pghistory.models as pgh_models
-
-    return [
-        m
-        for m in apps.get_models()
-        if issubclass(m, pgh_models.Event) and getattr(m, "pgh_tracked_model", None)
-    ]
-
-
-def _attach_diffs(rows: list[AuditEvent]) -> None:
-    """The field diff of each row against the previous event of the same record, for a
-    page of rows in one query. ``ORDER BY pgh_id + 0``: ordered by the bare key, the
-    planner walks the primary key backwards from each row looking for the record's
-    previous event, which for a record's first event means the whole table (20 s per
-    page with a million spend events); this way it reads the record's few events
-    through the ``pgh_obj_id`` index and sorts them."""
-    by_model: dict[str, list[int]] = {}
-    for r in rows:
-        by_model.setdefault(r.pgh_model, []).append(r.pgh_id)
-    if not by_model:
-        return
-    tables = {m._meta.label: m._meta.db_table for m in _event_models()}
-    parts, params = [], []
-    for label, ids in by_model.items():
-        t = tables[label]
-        parts.append(
-            f"SELECT %s, e.pgh_id, row_to_json(e)::jsonb, "
-            f'(SELECT row_to_json(p)::jsonb FROM "{t}" p WHERE p.pgh_obj_id = e.pgh_obj_id '
-            f"AND p.pgh_id < e.pgh_id ORDER BY p.pgh_id + 0 DESC LIMIT 1) "
-            f'FROM "{t}" e WHERE e.pgh_id = ANY(%s)'
-        )
-        params += [label, ids]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        data = {
-            (label, pk): (_json(cur), _json(prev)) for label, pk, cur, prev in cursor.fetchall()
-        }
-    for r in rows:
-        cur, prev = data.get((r.pgh_model, r.pgh_id), (None, None))
-        if cur is None or prev is None:
-            r.pgh_diff = None
-            continue
-        r.pgh_diff = {
-            k: [prev.get(k), v]
-            for k, v in cur.items()
-            if not k.startswith("pgh_") and prev.get(k) != v
-        }
+# Re-exported: views read the trail through the selectors.
+from governance.audit import (  # noqa: E402, F401
+    AuditEvent,
+    AuditLog,
+    audited_models,
+    can_read_audit_log,
+    object_history,
+)
 
 
 def audit_log(
     *,
+    viewer=None,
     event_model: str | None = None,
     user_id: int | None = None,
     object_id: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> AuditLog:
-    """The searchable trail across all audited models (or one), newest first: pass it to
-    a Paginator. Only for users passing ``can_read_audit_log``."""
+    """The searchable trail across all audited models (or one), newest first, keyset-paged
+    (``.page()``). Only for users passing ``can_read_audit_log``."""
     return AuditLog(
+        viewer=viewer,
         event_model=event_model,
         user_id=user_id,
         object_id=object_id,
         date_from=date_from,
         date_to=date_to,
     )
-
-
-def attach_event_users(events) -> None:
-    _attach_users(events)
 
 
 # --- Stall decisions ---------------------------------------------------------------------

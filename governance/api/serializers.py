@@ -320,12 +320,19 @@ class AuditEventSerializer(serializers.Serializer):
     id = serializers.CharField(source="pgh_slug")
     model = serializers.CharField(source="pgh_obj_model")
     object_id = serializers.CharField(source="pgh_obj_id", allow_null=True)
+    object_name = serializers.CharField(help_text="The record's name, as the app shows it")
     label = serializers.CharField(source="pgh_label")
     created_at = serializers.DateTimeField(source="pgh_created_at")
     user = serializers.IntegerField(source="user_id", allow_null=True)
     url = serializers.CharField(allow_null=True)
     data = serializers.JSONField(source="pgh_data")
     diff = serializers.JSONField(source="pgh_diff", allow_null=True)
+    changes = serializers.SerializerMethodField(
+        help_text="Field label, old and new value as the app shows them (names, not ids)"
+    )
+
+    def get_changes(self, event) -> list[dict]:
+        return [{"field": f, "old": old, "new": new} for f, old, new in event.changes]
 
 
 class GateReviewSerializer(serializers.ModelSerializer):

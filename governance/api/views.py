@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import pagination, permissions, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from governance.api.serializers import (
     AccessReviewDecisionSerializer,
@@ -65,10 +66,9 @@ from governance.services import (
     waiver_propose,
 )
 from people.api.base import (
-    Pagination,
     ReadOnlyScopedViewSet,
     ScopedViewSet,
-    ScopedViewSetMixin,
+    TokenReadOnlyPermission,
 )
 from people.scoping import has_global, unit_ids_for
 from portfolio.api.serializers import StageTransitionSerializer
@@ -406,61 +406,127 @@ class ControlViewSet(ReadOnlyScopedViewSet):
         return self.base_queryset()
 
 
-def _events_model():
-    from pghistory.models import MiddlewareEvents
+class AuditEventPagination(pagination.BasePagination):
+    """Keyset pages over the trail (``cursor``), newest first, with a capped ``count``:
+    no page sorts or counts the whole trail."""
 
-    return MiddlewareEvents
+    default_limit, max_limit, count_cap = 50, 500, 1000
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["count", "count_capped", "next", "previous", "results"],
+            "properties": {
+                "count": {"type": "integer", "description": "At most count_cap + 1."},
+                "count_capped": {"type": "boolean", "description": "More events match."},
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "The `next` or `previous` link's cursor.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Events per page (at most {self.max_limit}).",
+                "schema": {"type": "integer"},
+            },
+        ]
 
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("model", OpenApiTypes.STR, description="e.g. governance.ModelVersion"),
-        OpenApiParameter("object_id", OpenApiTypes.STR),
+        OpenApiParameter(
+            "model",
+            OpenApiTypes.STR,
+            description="An audited model, e.g. governance.ModelVersion (or its event "
+            "model, governance.ModelVersionEvent)",
+        ),
+        OpenApiParameter("object_id", OpenApiTypes.INT, description="The record's id"),
         OpenApiParameter("user", OpenApiTypes.INT, description="The acting user's id"),
     ]
 )
-class AuditEventViewSet(ScopedViewSetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The append-only audit trail, newest first. PMO, auditors and superusers read all of
-    it; anyone else reads the events of the units they may see."""
+class AuditEventViewSet(viewsets.GenericViewSet):
+    """The append-only audit trail, newest first. Each event is listed to whoever may
+    read its model in the unit it belongs to (the rule of ``visible_to``): PMO and
+    auditors read all of it, a unit lead their units' events, finance no incidents and
+    CoE no spend."""
 
     serializer_class = AuditEventSerializer
-    pagination_class = Pagination
+    pagination_class = AuditEventPagination
+    permission_classes = [permissions.IsAuthenticated, TokenReadOnlyPermission]
     filter_backends: list = []
     http_method_names = ["get", "head", "options"]
+    queryset = None
 
-    def get_queryset(self):
-        user = self.request.user
-        queryset = _events_model().objects.all()
-        model = self.request.query_params.get("model")
-        if model:
+    def list(self, request, *args, **kwargs):
+        from governance.audit import AuditLog, Cursor, find_event_model
+
+        params = request.query_params
+        errors = {}
+        model = params.get("model") or None
+        if model and find_event_model(model) is None:
+            errors["model"] = [f"No audited model {model!r}; e.g. governance.ModelVersion."]
+        object_id = params.get("object_id") or None
+        if object_id and not (object_id.isdigit() and len(object_id) < 19):
+            errors["object_id"] = ["A record id is a whole number."]
+        user_id = params.get("user") or None
+        if user_id and not (user_id.isdigit() and len(user_id) < 12):
+            errors["user"] = ["A user id is a whole number."]
+        paging = self.pagination_class
+        limit = params.get("limit") or str(paging.default_limit)
+        if not limit.isdigit() or int(limit) < 1:
+            errors["limit"] = ["A positive whole number."]
+        cursor = after = before = None
+        if params.get("cursor"):
+            direction, _, raw = params["cursor"].partition(".")
             try:
-                queryset = queryset.across(model)
-            except (LookupError, ValueError, TypeError) as exc:
-                raise NotFound(f"No audited model {model!r}.") from exc
-        if not self._reads_everything(user):
-            ids = sorted(unit_ids_for(user, "view"))
-            queryset = queryset.filter(
-                Q(pgh_data__business_unit_id__in=ids)
-                | Q(pgh_obj_model="people.BusinessUnit", pgh_obj_id__in=[str(i) for i in ids])
+                cursor = Cursor.decode(raw)
+            except ValueError:
+                direction = ""
+            if direction not in ("n", "p"):
+                errors["cursor"] = ["Not a cursor from a next or previous link."]
+            elif direction == "n":
+                after = cursor
+            else:
+                before = cursor
+        if errors:
+            raise ValidationError(errors)
+        log = AuditLog(
+            viewer=request.user,
+            event_model=model,
+            user_id=int(user_id) if user_id else None,
+            object_id=object_id,
+        )
+        page = log.page(limit=min(int(limit), paging.max_limit), after=after, before=before)
+        count = log.count(cap=paging.count_cap)
+
+        def link(direction, position):
+            if position is None:
+                return None
+            return replace_query_param(
+                request.build_absolute_uri(), "cursor", f"{direction}.{position.encode()}"
             )
-        object_id = self.request.query_params.get("object_id")
-        if object_id:
-            queryset = queryset.filter(pgh_obj_id=object_id)
-        user_id = self.request.query_params.get("user")
-        if user_id and user_id.isdigit() and len(user_id) < 12:
-            queryset = queryset.filter(user_id=int(user_id))
-        return queryset.order_by("-pgh_created_at", "-pgh_id")
 
-    @staticmethod
-    def _reads_everything(user) -> bool:
-        try:
-            from governance.selectors import can_read_audit_log
-        except ImportError:
-            return has_global(user, "pghistory.view_events")
-        return can_read_audit_log(user)
-
-    def can_write_any(self, user) -> bool:
-        return False
+        return Response(
+            {
+                "count": count,
+                "count_capped": count > paging.count_cap,
+                "next": link("n", page.next),
+                "previous": link("p", page.previous),
+                "results": self.get_serializer(page.events, many=True).data,
+            }
+        )
 
 
 def register(router) -> None:

@@ -81,7 +81,7 @@ def test_unit_lead_takes_initiative_from_poc_to_initial_production_by_meeting_cr
     events = object_history(review)
     assert [e.pgh_label for e in events][:1] == ["insert"]
     assert events[-1].actor == lead_a
-    assert ("status", "open", "decided") in events[-1].changes
+    assert ("Status", "Awaiting decision", "Decided") in events[-1].changes
 
 
 def test_advancing_with_unmet_mandatory_criteria_needs_a_waiver(

@@ -276,10 +276,11 @@ def test_history_tab_lists_changes_to_the_initiative_and_its_records(
     rows = response.context["history"]
     assert len(rows) == 32  # the initiative's insert, 30 postings' inserts, one update
     # One test transaction gives every event the same time, so find the update by label.
-    (update,) = [r for r in rows if r["label"] == "update"]
-    who = lead_a.get_full_name() or lead_a.username
-    assert (update["what"], update["who"]) == ("SpendEntry", who)
-    changes = {field: (old, new) for field, old, new in update["changes"]}
-    assert [Decimal(str(v)) for v in changes["amount"]] == [Decimal("1250"), Decimal("99")]
-    assert sorted({r["what"] for r in rows}) == ["Initiative", "SpendEntry"]
-    assert [r["when"] for r in rows] == sorted((r["when"] for r in rows), reverse=True)
+    (update,) = [r for r in rows if r.pgh_label == "update"]
+    assert (update.model_name, update.actor) == ("Spend entry", lead_a)
+    changes = {field: (old, new) for field, old, new in update.changes}
+    assert [Decimal(str(v)) for v in changes["Amount"]] == [Decimal("1250"), Decimal("99")]
+    assert sorted({r.model_name for r in rows}) == ["Initiative", "Spend entry"]
+    assert [r.pgh_created_at for r in rows] == sorted(
+        (r.pgh_created_at for r in rows), reverse=True
+    )

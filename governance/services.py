@@ -1198,6 +1198,7 @@ def incident_notify(*, incident_id: int, level: int | None = None) -> list[int]:
                 "hour(s) or it escalates. " + (incident.escalation_path or "")
             ).strip(),
             url=url,
+            urgent=True,  # told at once by email too, not with the next digest
         )
         for uid in sorted(incident_escalation_recipients(incident, level))
     ]

@@ -50,7 +50,13 @@ def _visible_ids_sql(user, unit_ids=None) -> tuple[str, tuple]:
     qs = Initiative.objects.visible_to(user)
     if unit_ids is not None:
         qs = qs.filter(business_unit_id__in=unit_ids)
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    from django.core.exceptions import EmptyResultSet
+
+    try:
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        # No unit in scope (Django cannot write `IN ()`): a subquery that selects nothing.
+        return "SELECT NULL::bigint WHERE FALSE", ()
     return sql, params
 
 

@@ -16,4 +16,6 @@ def default_schedules(db):
 
     migration = importlib.import_module("portfolio.migrations.0003_default_periodic_jobs")
     migration.create_defaults(apps, None)
+    # The gate-criteria recheck scan is scheduled by governance's own migration.
+    importlib.import_module("governance.migrations.0009_rules_periodic_jobs").create(apps, None)
     return migration

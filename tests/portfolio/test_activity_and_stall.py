@@ -237,7 +237,7 @@ def test_export_carries_activity_days_in_stage_and_stalled(client, policy, pmo, 
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     header, row = rows[0], rows[1]
     assert row[header.index("Days in stage")] == "200"
-    assert row[header.index("Stalled")] == "True"
+    assert row[header.index("Stalled")] == "Yes"
     assert row[header.index("Last activity")] == _days_ago(200).isoformat()
 
 

@@ -175,7 +175,7 @@ def test_pmo_advances_an_initiative_through_a_gate_and_the_history_shows_it(
     page.goto(f"/initiatives/{initiative_a.pk}/?tab=history")
     history = page.get_by_role("table")
     expect(history).to_contain_text(re.compile("stage transition", re.IGNORECASE))
-    expect(history).to_contain_text("initial_production")
+    expect(history).to_contain_text("Initial production")
 
 
 def test_finance_approves_a_budget(finance, lead_a, initiative_a, sign_in):

@@ -1,3 +1,7 @@
+"""Finance in the admin: read-mostly. Budgets move through the budget services
+(request, approve, reject, amend) and the ledger through the imports and manual entry,
+so here they are records to look at; exchange rates are plain reference data."""
+
 from django.contrib import admin
 
 from finance import models
@@ -12,28 +16,48 @@ class ExchangeRateAdmin(ScopedAdmin):
 
 @admin.register(models.Budget)
 class BudgetAdmin(ScopedAdmin):
+    """Only a justification may be corrected here: the line, its amount and its decision
+    belong to the workflow (an approved amount changes through an approved amendment)."""
+
     list_display = ["initiative", "fiscal_year", "kind", "category", "amount", "currency", "status"]
     list_filter = ["status", "kind", "category", "fiscal_year"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
-    # Approval goes through the budget services (separation of duties).
-    readonly_fields = ["status", "approved_by", "decided_at", "requested_at"]
+    readonly_fields = ["requested_at", "decided_at"]
+    service_owned = (
+        "initiative",
+        "fiscal_year",
+        "kind",
+        "category",
+        "amount",
+        "currency",
+        "decision_note",
+        "amends",
+    )
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.ImportBatch)
 class ImportBatchAdmin(ScopedAdmin):
     list_display = ["source", "filename", "status", "rows_total", "created_count", "rejected_count"]
     readonly_fields = [f.name for f in models.ImportBatch._meta.fields]
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.SpendEntry)
 class SpendEntryAdmin(ScopedAdmin):
+    """The ledger as imported or entered; corrections come from the finance system (a
+    re-import updates by reference), so nothing is edited or deleted here."""
+
     list_display = ["posted_on", "initiative", "kind", "category", "amount", "currency", "vendor"]
     list_filter = ["kind", "category", "currency", "source"]
     list_select_related = ["initiative"]
     search_fields = ["reference", "vendor"]
     date_hierarchy = "posted_on"
-    exclude = ["business_unit"]
+    readonly_fields = [f.name for f in models.SpendEntry._meta.fields]
+    governed = True
+    add_via_app = True
 
 
 class _RollupAdmin(ScopedAdmin):

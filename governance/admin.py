@@ -1,3 +1,7 @@
+"""Governance in the admin (administrators only; see ``people.admin``). Promotions,
+attestations, assessments, incidents, reviews and gates move through the governance
+services, so their decisive fields are read-only here and nothing governed is deleted."""
+
 from django.contrib import admin
 
 from governance import models
@@ -8,13 +12,15 @@ from people.admin import ScopedAdmin
 class AISystemAdmin(ScopedAdmin):
     list_display = ["name", "initiative", "owner", "vendor"]
     list_select_related = ["initiative", "owner"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
+    governed = True
 
 
 @admin.register(models.Dataset)
 class DatasetAdmin(ScopedAdmin):
     list_display = ["name", "initiative", "contains_pii", "contains_demographics"]
     list_select_related = ["initiative"]
+    governed = True
 
 
 @admin.register(models.ModelVersion)
@@ -22,9 +28,11 @@ class ModelVersionAdmin(ScopedAdmin):
     list_display = ["ai_system", "version", "status", "created_by", "approved_by", "deployed_at"]
     list_filter = ["status"]
     list_select_related = ["ai_system", "created_by", "approved_by"]
-    exclude = ["business_unit"]
-    # Promotion goes through the model-version service (separation of duties).
-    readonly_fields = ["status", "approved_by", "deployed_at"]
+    # Promotion goes through the model-version service (separation of duties): the
+    # creator is whoever registered it here (save_model), never a choice.
+    readonly_fields = ["deployed_at", "retired_at", "last_validated_at"]
+    fixed_after_create = ("ai_system", "version")
+    governed = True
 
 
 @admin.register(models.RiskAssessment)
@@ -32,7 +40,18 @@ class RiskAssessmentAdmin(ScopedAdmin):
     list_display = ["initiative", "eu_tier", "us_high_impact", "status", "next_review_due"]
     list_filter = ["eu_tier", "status", "us_high_impact"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    # Assessments are recorded through the risk service (the initiative's tier follows).
+    service_owned = (
+        "initiative",
+        "eu_tier",
+        "us_high_impact",
+        "us_justification",
+        "assessor",
+        "assessed_on",
+        "source_data",
+    )
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.Standard)
@@ -47,11 +66,13 @@ class StandardAdmin(ScopedAdmin):
         "active",
     ]
     list_filter = ["dimension", "target_stage", "mandatory", "active"]
+    governed = True
 
 
 @admin.register(models.Control)
 class ControlAdmin(ScopedAdmin):
     list_display = ["code", "name", "applies_from_stage", "validity_days"]
+    governed = True
 
 
 @admin.register(models.ControlAttestation)
@@ -59,7 +80,16 @@ class ControlAttestationAdmin(ScopedAdmin):
     list_display = ["initiative", "control", "status", "attested_by", "expires_on"]
     list_filter = ["status", "control"]
     list_select_related = ["initiative", "control", "attested_by"]
-    exclude = ["business_unit"]
+    service_owned = (
+        "initiative",
+        "control",
+        "evidence",
+        "attested_on",
+        "expires_on",
+        "source_data",
+    )
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.FairnessAudit)
@@ -67,14 +97,16 @@ class FairnessAuditAdmin(ScopedAdmin):
     list_display = ["initiative", "result", "audited_on", "remediation_due"]
     list_filter = ["result"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
+    governed = True
 
 
 @admin.register(models.ExplainabilityRecord)
 class ExplainabilityRecordAdmin(ScopedAdmin):
     list_display = ["initiative", "updated_at"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
+    governed = True
 
 
 @admin.register(models.Incident)
@@ -82,12 +114,17 @@ class IncidentAdmin(ScopedAdmin):
     list_display = ["title", "initiative", "severity", "status", "detected_at", "review_due"]
     list_filter = ["severity", "status"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    # Status, escalation and the timeline move through the incident services.
+    service_owned = ("resolved_at", "escalation_level", "escalation_path", "timeline")
+    fixed_after_create = ("initiative", "severity")
+    governed = True
+    add_via_app = True
 
 
 class AccessReviewItemInline(admin.TabularInline):
     model = models.AccessReviewItem
     extra = 0
+    can_delete = False
     fields = ["user", "role", "decision", "decided_by", "decided_at", "note"]
     readonly_fields = fields
 
@@ -100,19 +137,27 @@ class AccessReviewAdmin(ScopedAdmin):
     list_display = ["name", "business_unit", "reviewer", "status", "opened_on", "due_on"]
     list_select_related = ["business_unit", "reviewer"]
     inlines = [AccessReviewItemInline]
+    # Opened and closed through the access-review services.
+    service_owned = ("business_unit", "reviewer", "opened_on", "closed_on")
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.AccessReviewItem)
 class AccessReviewItemAdmin(ScopedAdmin):
     list_display = ["review", "user", "role", "decision", "decided_by"]
     list_select_related = ["review", "user", "decided_by"]
-    readonly_fields = ["decision", "decided_by", "decided_at"]
-    exclude = ["business_unit"]
+    # Items are the review's snapshot of who had access; decided in the app (never by
+    # the person reviewed), so every field is read-only here.
+    readonly_fields = [f.name for f in models.AccessReviewItem._meta.fields]
+    governed = True
+    add_via_app = True
 
 
 class GateCriterionResultInline(admin.TabularInline):
     model = models.GateCriterionResult
     extra = 0
+    can_delete = False
     fields = ["code", "name", "mandatory", "met", "detail", "evidence"]
     readonly_fields = fields
 
@@ -123,6 +168,7 @@ class GateCriterionResultInline(admin.TabularInline):
 class WaiverInline(admin.TabularInline):
     model = models.Waiver
     extra = 0
+    can_delete = False
     fields = ["standard", "reason", "expires_on", "granted_by", "granted_at"]
     readonly_fields = fields
 
@@ -155,8 +201,8 @@ class GateReviewAdmin(ScopedAdmin):
         "transition",
     ]
 
-    def has_add_permission(self, request):
-        return False
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.Waiver)
@@ -172,8 +218,8 @@ class WaiverAdmin(ScopedAdmin):
         "granted_at",
     ]
 
-    def has_add_permission(self, request):
-        return False
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.GateCriterionResult)
@@ -184,8 +230,8 @@ class GateCriterionResultAdmin(ScopedAdmin):
     list_filter = ["met", "mandatory", "dimension"]
     list_select_related = ["review"]
 
-    def has_add_permission(self, request):
-        return False
+    governed = True
+    add_via_app = True
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -1,21 +1,75 @@
-"""Admin for the organisation, and the scoped admin base every app uses.
+"""Admin for the organisation, and the base every app's admin uses.
 
-Unit leads are staff users with no model permissions of their own: what they
-may see and change in the admin follows their unit memberships, through the
-same ``visible_to`` / ``editable_by`` as everywhere else.
+The admin is for administrators (issue 12). What a user may do here comes from global
+roles only (model permissions through a group, or superuser), never from a unit
+membership: unit leads and members work in the app, where every write goes through the
+services' rules. For the staff who do use it:
+
+- rows, list filters and foreign-key choices follow ``visible_to`` / ``editable_by``,
+  like everywhere else;
+- fields that services own (who did something, statuses, denormalised units, whatever
+  a model lists in ``service_owned``) are read-only; on an add form the "who" fields
+  that record the creator are set from the signed-in user;
+- governed records (``governed = True``: the audited models whose history matters) are
+  never hard-deleted here, and records that only services create (``add_via_app``) have
+  no "Add" button.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
+from django.db import models as db_models
 
 from people import models
 from people.querysets import ScopedQuerySet
-from people.scoping import has_global, unit_ids_for
+from people.scoping import has_global
+
+#: Fields naming who did something, filled from the acting user on creation.
+CREATOR_FIELDS = (
+    "created_by",
+    "requested_by",
+    "entered_by",
+    "recorded_by",
+    "reported_by",
+    "updated_by",
+    "granted_by",
+)
+#: Parents from which a row's ``business_unit`` is copied (denormalised).
+UNIT_PARENTS = ("initiative", "kpi", "ai_system", "review")
+
+
+def service_owned_fields(model) -> list[str]:
+    """The fields of ``model`` no admin form may write, whatever the model admin says:
+    every foreign key to a user named ``*_by`` (creator, approver, attester, decider,
+    granter, ...), ``status`` and ``decision`` (moved by services only), and a
+    ``business_unit`` copied from a parent row."""
+    names = []
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    for name, field in fields.items():
+        if (
+            field.is_relation
+            and name.endswith("_by")
+            and field.related_model._meta.label == settings.AUTH_USER_MODEL
+        ) or name in ("status", "decision"):
+            names.append(name)
+    if "business_unit" in fields and any(p in fields for p in UNIT_PARENTS):
+        names.append("business_unit")
+    return names
 
 
 class ScopedAdmin(admin.ModelAdmin):
-    """ModelAdmin whose rows, permissions and foreign-key choices follow unit scope."""
+    """ModelAdmin whose rows, permissions, filters and foreign-key choices follow scope and
+    whose service-owned fields are read-only (see the module docstring)."""
+
+    #: Fields of this model that services own beyond :func:`service_owned_fields`.
+    service_owned: tuple[str, ...] = ()
+    #: Fields read-only once the row exists (changing them means another service).
+    fixed_after_create: tuple[str, ...] = ()
+    #: Records with a history that matters: never hard-deleted through the admin.
+    governed = False
+    #: Records only the app's services create: no "Add" here.
+    add_via_app = False
 
     def _scoped(self) -> bool:
         return isinstance(self.model._default_manager.all(), ScopedQuerySet)
@@ -28,40 +82,39 @@ class ScopedAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         return qs.visible_to(request.user) if self._scoped() else qs
 
-    def _unit_allows(self, request, obj, action: str) -> bool:
-        if not self._scoped():
-            return False
-        ids = unit_ids_for(request.user, action)
-        if obj is None:
-            return bool(ids)
-        return obj.business_unit_id in ids
-
-    def has_module_permission(self, request):
-        return super().has_module_permission(request) or (
-            self._scoped() and bool(unit_ids_for(request.user, "view"))
-        )
-
     def has_view_permission(self, request, obj=None):
-        return (
-            has_global(request.user, self._perm("view"))
-            or has_global(request.user, self._perm("change"))
-            or self._unit_allows(request, obj, "view")
+        return has_global(request.user, self._perm("view")) or has_global(
+            request.user, self._perm("change")
         )
 
     def has_add_permission(self, request):
-        return has_global(request.user, self._perm("add")) or self._unit_allows(
-            request, None, "change"
-        )
+        return not self.add_via_app and has_global(request.user, self._perm("add"))
 
     def has_change_permission(self, request, obj=None):
-        return has_global(request.user, self._perm("change")) or self._unit_allows(
-            request, obj, "change"
-        )
+        return has_global(request.user, self._perm("change"))
 
     def has_delete_permission(self, request, obj=None):
-        return has_global(request.user, self._perm("delete")) or self._unit_allows(
-            request, obj, "manage"
-        )
+        return not self.governed and has_global(request.user, self._perm("delete"))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        owned = [*service_owned_fields(self.model), *self.service_owned]
+        if obj is not None:
+            owned += self.fixed_after_create
+        return readonly + [f for f in owned if f not in readonly]
+
+    def get_list_filter(self, request):
+        """Foreign-key filters offer only the values of rows the user can see (a unit
+        lead's filter never listed other units' names, but no staff user should see
+        more in a filter than in the list)."""
+        out = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if field.is_relation and field.many_to_one:
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            out.append(item)
+        return out
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
@@ -69,6 +122,14 @@ class ScopedAdmin(admin.ModelAdmin):
         if isinstance(manager.all(), ScopedQuerySet):
             kwargs["queryset"] = manager.editable_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            for name in CREATOR_FIELDS:
+                field = next((f for f in obj._meta.concrete_fields if f.name == name), None)
+                if isinstance(field, db_models.ForeignKey):
+                    setattr(obj, name, request.user)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(models.BusinessUnit)
@@ -78,23 +139,29 @@ class BusinessUnitAdmin(ScopedAdmin):
     search_fields = ["name", "code"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["parent", "lead"]
-
-    def _unit_allows(self, request, obj, action):
-        ids = unit_ids_for(request.user, action)
-        return bool(ids) if obj is None else obj.pk in ids
+    governed = True
 
 
 @admin.register(models.UnitMembership)
 class UnitMembershipAdmin(ScopedAdmin):
+    """Read-only record; granting goes through the app (the membership service, so the
+    guardian rows follow). Deleting here revokes through the same service."""
+
     list_display = ["user", "business_unit", "role", "granted_by", "created_at"]
     list_filter = ["role", "business_unit"]
     list_select_related = ["user", "business_unit", "granted_by"]
     search_fields = ["user__username", "business_unit__name"]
-    # Changes go through the membership services so guardian rows follow.
     readonly_fields = ["user", "business_unit", "role", "granted_by"]
+    add_via_app = True
 
-    def has_add_permission(self, request):
-        return False
+    def delete_model(self, request, obj):
+        from people.services import membership_revoke
+
+        membership_revoke(acting_user=request.user, membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "business_unit"):
+            self.delete_model(request, membership)
 
 
 @admin.register(models.CenterOfExcellence)
@@ -118,19 +185,45 @@ class TrainingCompletionAdmin(ScopedAdmin):
 
 
 @admin.register(models.NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(ScopedAdmin):
     list_display = ["user", "email_frequency"]
+    list_select_related = ["user"]
+    fixed_after_create = ("user",)
+
+
+class SuperuserReadOnlyAdmin(ScopedAdmin):
+    """Personal records (someone's inbox, the progress of someone's job): superusers
+    may look, nobody edits, adds or deletes them here. Global roles hold model
+    permissions on ``people`` for the organisation, not for other people's inboxes."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(models.Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(SuperuserReadOnlyAdmin):
     list_display = ["user", "kind", "title", "period", "created_at", "read_at"]
     list_filter = ["kind", "period"]
     list_select_related = ["user"]
 
 
 @admin.register(models.ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ScopedAdmin):
+    """Tokens are made by their owner in the app (the secret is shown once). Here an
+    administrator may rename one or revoke it, never give it to someone else."""
+
     list_display = [
         "user",
         "name",
@@ -140,11 +233,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
     ]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    readonly_fields = [
+        "user",
+        "prefix",
+        "key_hash",
+        "read_only",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    add_via_app = True
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked tokens stay, as the record of who could call the API
 
 
 @admin.register(models.Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SuperuserReadOnlyAdmin):
     list_display = [
         "kind",
         "status",

@@ -1,3 +1,7 @@
+"""The portfolio in the admin (administrators only; see ``people.admin``). Stages move
+through gate decisions, a unit change through ``initiative_move``, measurements through
+``measurement_record``; those fields are read-only here."""
+
 from django.contrib import admin
 
 from people.admin import ScopedAdmin
@@ -24,18 +28,41 @@ class InitiativeAdmin(ScopedAdmin):
     search_fields = ["code", "name"]
     filter_horizontal = ["objectives"]
     inlines = [AssignmentInline]
+    # The stage moves only through a gate decision, which records the transition; the
+    # risk tier only through a risk assessment; activity and the source are recorded.
+    service_owned = ("risk_tier", "last_activity_at", "source", "source_key", "source_data")
+    fixed_after_create = ("stage", "stage_entered_at")
+    governed = True
 
-    def get_readonly_fields(self, request, obj=None):
-        # Stage moves only through a gate decision, which records the transition; the
-        # risk tier only through a risk assessment.
-        return ["stage", "stage_entered_at", "risk_tier"] if obj else ["risk_tier"]
+    def save_model(self, request, obj, form, change):
+        """A change of unit is a move: every dependent row goes with it (one service)."""
+        if change and "business_unit" in form.changed_data:
+            from portfolio.services import initiative_move
+
+            target = obj.business_unit
+            obj.business_unit_id = form.initial["business_unit"]
+            super().save_model(request, obj, form, change)
+            initiative_move(acting_user=request.user, initiative=obj, business_unit=target)
+            obj.refresh_from_db()
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        # Assignments carry the initiative's unit (it may just have moved).
+        instances = formset.save(commit=False)
+        for instance in instances:
+            instance.business_unit_id = form.instance.business_unit_id
+            instance.save()
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        formset.save_m2m()
 
 
 @admin.register(models.Assignment)
 class AssignmentAdmin(ScopedAdmin):
     list_display = ["initiative", "role", "user"]
     list_select_related = ["initiative", "user"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
 
 
 @admin.register(models.StageTransition)
@@ -43,6 +70,7 @@ class StageTransitionAdmin(ScopedAdmin):
     list_display = ["initiative", "from_stage", "to_stage", "decision", "decided_by", "decided_at"]
     list_select_related = ["initiative", "decided_by"]
     list_filter = ["decision", "to_stage"]
+    governed = True
 
     # Append-only: decisions are made through the gate, never edited afterwards.
     def has_add_permission(self, request):
@@ -51,37 +79,39 @@ class StageTransitionAdmin(ScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(models.KPI)
 class KPIAdmin(ScopedAdmin):
     list_display = ["name", "initiative", "kind", "unit", "baseline_value", "target_value"]
     list_select_related = ["initiative"]
     list_filter = ["kind", "category"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
+    governed = True
 
 
 @admin.register(models.Measurement)
 class MeasurementAdmin(ScopedAdmin):
+    """Measurements are evidence of value: recorded in the app, read here."""
+
     list_display = ["kpi", "measured_on", "value"]
     list_select_related = ["kpi"]
-    exclude = ["business_unit"]
+    service_owned = ("kpi", "measured_on", "value")
+    governed = True
+    add_via_app = True
 
 
 @admin.register(models.AdoptionSnapshot)
 class AdoptionSnapshotAdmin(ScopedAdmin):
     list_display = ["initiative", "as_of", "eligible_users", "active_users", "satisfaction"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
 
 
 @admin.register(models.IntegrationPoint)
 class IntegrationPointAdmin(ScopedAdmin):
     list_display = ["initiative", "system", "mode"]
     list_select_related = ["initiative"]
-    exclude = ["business_unit"]
+    fixed_after_create = ("initiative",)
 
 
 @admin.register(models.StagePolicy)

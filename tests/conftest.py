@@ -147,7 +147,7 @@ def auditor(db):
 
 @pytest.fixture
 def lead_a(unit_a):
-    return _member(UserFactory(username="lead-a", is_staff=True), unit_a, UnitRole.LEAD)
+    return _member(UserFactory(username="lead-a"), unit_a, UnitRole.LEAD)
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def viewer_a(unit_a):
 
 @pytest.fixture
 def lead_b(unit_b):
-    return _member(UserFactory(username="lead-b", is_staff=True), unit_b, UnitRole.LEAD)
+    return _member(UserFactory(username="lead-b"), unit_b, UnitRole.LEAD)
 
 
 @pytest.fixture

@@ -39,9 +39,21 @@ def test_admin_changelist_and_add_page_load(client, app_label, model_name, initi
 
 
 @pytest.mark.parametrize("app_label,model_name", REGISTERED)
-def test_admin_changelist_loads_for_a_unit_lead_or_is_refused(
-    client, lead_a, app_label, model_name
+@pytest.mark.parametrize("role", ["pmo", "finance", "coe", "auditor"])
+def test_admin_changelist_loads_for_each_global_role_or_is_refused(
+    client, request, role, app_label, model_name, initiative_a
 ):
-    client.force_login(lead_a)
+    user = request.getfixturevalue(role)
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
     response = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
     assert response.status_code in (200, 403)
+
+
+@pytest.mark.parametrize("app_label,model_name", REGISTERED)
+def test_admin_refuses_a_unit_lead(client, lead_a, app_label, model_name):
+    """Unit roles are not staff: the admin sends them to its login page."""
+    client.force_login(lead_a)
+    response = client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response.url

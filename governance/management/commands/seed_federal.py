@@ -109,7 +109,6 @@ class Command(BaseCommand):
                     "email": f"lead-{code.lower()}@example.org",
                     "first_name": code,
                     "last_name": "Lead",
-                    "is_staff": True,
                     "password": make_password(settings.DEMO_PASSWORD),
                 },
             )

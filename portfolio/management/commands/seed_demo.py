@@ -709,9 +709,8 @@ class Command(BaseCommand):
                 (people[2], UnitRole.VIEWER),
             ]
             if parent is None:
-                lead = self._user(
-                    f"lead-{slug}", first_names[i % len(first_names)], "Lead", staff=True
-                )
+                # Unit roles work in the app; the admin is for administrators.
+                lead = self._user(f"lead-{slug}", first_names[i % len(first_names)], "Lead")
                 self.leads[slug] = lead
                 unit.lead = lead
                 unit.save(update_fields=["lead"])

@@ -210,9 +210,14 @@ class Assignment(UnitOwned):
 
 @audited
 @pgtrigger.register(
+    # Append-only, except for the denormalised unit: an initiative moved to another unit
+    # takes its stage history with it (portfolio.services.initiative_move).
+    pgtrigger.Protect(name="stage_history_append_only", operation=pgtrigger.Delete),
     pgtrigger.Protect(
-        name="stage_history_append_only", operation=pgtrigger.Update | pgtrigger.Delete
-    )
+        name="stage_history_unchanged",
+        operation=pgtrigger.Update,
+        condition=pgtrigger.AnyChange(exclude=["business_unit", "updated_at"]),
+    ),
 )
 class StageTransition(UnitOwned):
     """An append-only record of a gate decision, including holds and imports."""

@@ -7,12 +7,14 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from people.audit import acting_as
 from people.errors import SeparationOfDutiesError
+from people.models import BusinessUnit
 from people.scoping import has_global, unit_ids_for
 from portfolio.choices import END_STAGES
 from portfolio.models import KPI, Assignment, Initiative, Measurement, StageTransition
@@ -260,3 +262,112 @@ def salvage_reuse_record(
     with acting_as(acting_user):
         transition.reused_by.add(initiative)
     return transition
+# --- Moving an initiative to another unit ------------------------------------------------
+
+#: Sent inside the move's transaction, after every dependent row carries the new unit:
+#: ``sender=Initiative, initiative, from_unit_id, to_unit_id, acting_user``. Maintained
+#: summary tables keyed by unit (spend rollups, ...) connect here to move their totals
+#: in the same transaction.
+initiative_moved = Signal()
+
+#: How far :func:`initiative_dependents` follows foreign keys from a row to its initiative
+#: (Measurement -> KPI -> Initiative is 2; GateCriterionResult -> GateReview -> Initiative).
+_MAX_DEPTH = 3
+
+
+def _path_to_initiative(model, depth: int = _MAX_DEPTH) -> str | None:
+    """The shortest lookup from ``model`` to its initiative ("initiative", "kpi__initiative"),
+    following many-to-one keys only; None when it does not belong to one."""
+    frontier: list[tuple[type, str]] = [(model, "")]
+    seen = {model}
+    for _ in range(depth):
+        nxt = []
+        for current, prefix in frontier:
+            for field in current._meta.concrete_fields:
+                if not (field.is_relation and field.many_to_one):
+                    continue
+                related = field.related_model
+                path = f"{prefix}{field.name}"
+                if related is Initiative:
+                    return path
+                if related in seen or related is BusinessUnit or related._meta.app_label == "auth":
+                    continue
+                seen.add(related)
+                nxt.append((related, f"{path}__"))
+        frontier = nxt
+    return None
+
+
+def initiative_dependents() -> list[tuple[type, str]]:
+    """Every model that copies its initiative's ``business_unit`` (found by introspection:
+    a ``business_unit`` foreign key and a chain of foreign keys to ``Initiative``), with
+    the lookup from it to the initiative. A new model with a denormalised unit is picked
+    up without anyone remembering to add it. Audit event tables are history: they keep
+    the unit the row had at the time."""
+    import pghistory.models
+
+    found = []
+    for model in apps.get_models():
+        if model is Initiative or issubclass(model, pghistory.models.Event):
+            continue
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        try:
+            unit = model._meta.get_field("business_unit")
+        except FieldDoesNotExist:
+            continue
+        if not (unit.many_to_one and unit.related_model is BusinessUnit):
+            continue
+        path = _path_to_initiative(model)
+        if path is not None:
+            found.append((model, path))
+    return sorted(found, key=lambda pair: pair[0]._meta.label)
+
+
+def can_move_initiative(user, initiative: Initiative, business_unit: BusinessUnit) -> bool:
+    """The user may change the initiative and add initiatives to the target unit."""
+    if has_global(user, "portfolio.change_initiative"):
+        return True
+    units = unit_ids_for(user, "change")
+    return initiative.business_unit_id in units and business_unit.pk in units
+
+
+@transaction.atomic
+def initiative_move(
+    *, acting_user, initiative: Initiative, business_unit: BusinessUnit
+) -> Initiative:
+    """Move ``initiative`` to ``business_unit`` with every row that belongs to it.
+
+    The caller can rely on: the initiative and every dependent row (KPIs, measurements,
+    budgets, spend, AI systems, model versions, incidents, owners, assessments,
+    attestations, gate reviews, stage history... see :func:`initiative_dependents`) carry
+    the new unit when this returns, in one transaction, so the old unit's people lose
+    them and the new unit's people see them at once; or nothing moves: a user who may
+    not change the initiative or add initiatives to the target unit gets
+    ``PermissionDenied``. Each statement is on the audit trail as ``acting_user``.
+    """
+    locked = Initiative.objects.select_for_update().get(pk=initiative.pk)
+    if not can_move_initiative(acting_user, locked, business_unit):
+        raise PermissionDenied("You may not move this initiative to that unit.")
+    from_unit_id = locked.business_unit_id
+    if from_unit_id == business_unit.pk:
+        return locked
+    now = timezone.now()
+    with acting_as(acting_user):
+        Initiative.objects.filter(pk=locked.pk).update(
+            business_unit_id=business_unit.pk, updated_at=now
+        )
+        for model, path in initiative_dependents():
+            model._base_manager.filter(**{path: locked.pk}).exclude(
+                business_unit_id=business_unit.pk
+            ).update(business_unit_id=business_unit.pk)
+        initiative_moved.send(
+            sender=Initiative,
+            initiative=locked,
+            from_unit_id=from_unit_id,
+            to_unit_id=business_unit.pk,
+            acting_user=acting_user,
+        )
+    locked.refresh_from_db()
+    initiative.business_unit_id = locked.business_unit_id
+    return locked

@@ -26,7 +26,7 @@ from portfolio.models import (
     Measurement,
     Objective,
 )
-from portfolio.services import measurement_record
+from portfolio.services import initiative_move, measurement_record
 
 
 @extend_schema_view(
@@ -97,6 +97,15 @@ class InitiativeViewSet(ScopedViewSet):
         context = super().get_serializer_context()
         context["values"] = getattr(self, "_values", {})
         return context
+    def perform_update(self, serializer):
+        """A new ``business_unit`` is a move: every dependent row goes with it, or the
+        request is refused (403) when the user may not move it there."""
+        target = serializer.validated_data.pop("business_unit", None)
+        initiative = serializer.save()
+        if target is not None and target.pk != initiative.business_unit_id:
+            initiative_move(
+                acting_user=self.request.user, initiative=initiative, business_unit=target
+            )
 
 
 class AssignmentViewSet(ScopedViewSet):

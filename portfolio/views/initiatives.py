@@ -22,7 +22,7 @@ from portfolio.choices import ACTIVE_STAGES
 from portfolio.exports import filtered_initiatives, initiatives_csv, initiatives_xlsx
 from portfolio.forms import InitiativeForm, KPIForm, MeasurementForm, OwnersForm
 from portfolio.models import KPI, Assignment, Initiative, Measurement
-from portfolio.services import measurement_record
+from portfolio.services import initiative_move, measurement_record
 from portfolio.views.listing import paginate
 
 TABS = [
@@ -366,11 +366,19 @@ def initiative_edit(request, pk: int):
     user = request.user
     if not _can_edit(user, initiative):
         raise PermissionDenied("You can see this initiative but not change it.")
+    from_unit_id = initiative.business_unit_id
     form = InitiativeForm(request.POST or None, instance=initiative, user=user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic(), acting_as(user):
             Initiative.objects.select_for_update().filter(pk=initiative.pk).first()
-            initiative = form.save()
+            # A new unit is a move (every dependent row goes with it), not a field edit.
+            target = form.cleaned_data["business_unit"]
+            initiative = form.save(commit=False)
+            initiative.business_unit_id = from_unit_id
+            initiative.save()
+            form.save_m2m()
+            if target.pk != from_unit_id:
+                initiative_move(acting_user=user, initiative=initiative, business_unit=target)
             if not Initiative.objects.editable_by(user).filter(pk=initiative.pk).exists():
                 raise PermissionDenied("You may not move initiatives to that unit.")
         messages.success(request, "Changes saved.")

@@ -13,6 +13,7 @@ from finance.models import (
     kind_category_error,
 )
 from people.scoping import has_global
+from people.uploads import check_upload
 from portfolio.choices import END_STAGES
 from portfolio.models import Initiative
 
@@ -98,6 +99,7 @@ class SpendImportForm(forms.Form):
         name = f.name.lower()
         if not name.endswith((".csv", ".xlsx", ".txt")):
             raise forms.ValidationError("Upload a .csv or .xlsx file.")
+        check_upload(f)  # size cap; an XLSX may not unpack to more than its cap
         return f
 
 

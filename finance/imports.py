@@ -123,13 +123,25 @@ def _header_columns(header: list[str]) -> list[str]:
     return out
 
 
+#: The header row is parsed in Python: it may be at most this long (and each of its cells
+#: at most ``csv.field_size_limit()``, 128 KB); the rows after it go to COPY unparsed.
+MAX_HEADER_BYTES = 64 * 1024
+
+
 def load_csv(cursor, stream: IO[bytes], *, size: int = 0, progress: Progress | None = None) -> None:
     """Stream a UTF-8 CSV file (with a header row) into the staging table."""
-    first = stream.readline()
+    first = stream.readline(MAX_HEADER_BYTES + 1)
+    if len(first) > MAX_HEADER_BYTES:
+        raise FileFormatError(
+            f"The header row (the first line) is longer than {MAX_HEADER_BYTES // 1024} KB: "
+            "is this a CSV file with one row of column names?"
+        )
     try:
         header = next(csv.reader([first.decode("utf-8-sig")]))
     except (UnicodeDecodeError, StopIteration) as exc:
         raise FileFormatError("The file is empty or not UTF-8 CSV text.") from exc
+    except csv.Error as exc:  # e.g. a quoted cell longer than field_size_limit
+        raise FileFormatError(f"The header row could not be read: {exc}.") from exc
     columns = _header_columns(header)
     _create_staging(cursor, sum(c.startswith("extra_") for c in columns))
     done = len(first)
@@ -170,8 +182,15 @@ def _cell(value: Any) -> str | None:
 
 def load_xlsx(cursor, stream: IO[bytes], *, progress: Progress | None = None) -> None:
     """Read the first sheet of an XLSX workbook (read-only, row by row) into staging."""
+    from django.core.exceptions import ValidationError
     from openpyxl import load_workbook
 
+    from people.uploads import check_xlsx_unpacked_size
+
+    try:
+        check_xlsx_unpacked_size(stream)  # openpyxl holds the shared strings in memory
+    except ValidationError as exc:
+        raise FileFormatError(" ".join(exc.messages)) from exc
     try:
         workbook = load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException

@@ -81,7 +81,10 @@ def spend_import_task(job_id: int) -> None:
         f"{batch.rows_total} rows: {batch.created_count} created, {batch.updated_count} "
         f"updated, {batch.unchanged_count} unchanged, {batch.rejected_count} rejected"
     )
-    if batch.status == batch.Status.FAILED:
+    if batch.dry_run and batch.rows_total:
+        # A check (the preview of a large upload): its outcome is the report.
+        job_succeeded(job, message=f"Checked; nothing written. {summary}", report=report)
+    elif batch.status == batch.Status.FAILED:
         job_failed(job, message=f"Nothing was written. {summary}", report=report)
     else:
         job_succeeded(job, message=summary, report=report)

@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from finance import selectors, services
+from finance import imports, selectors, services
 from finance.filters import BudgetFilter, SpendFilter, _unit_tree_ids
 from finance.forms import (
     BUDGET_STATUS_BADGES,
@@ -337,26 +337,46 @@ def spend_create(request):
 
 
 def _preview(request, job: Job) -> dict:
-    """Dry-run the stored upload: in full when small, else its first rows."""
+    """Dry-run the stored upload. A small file is checked in full in the request; a large
+    one is checked in full by a worker (a dry-run job with its own progress page), and
+    the request only reads a CSV's first rows, so no request parses a big file."""
     params = job.params
     with job.input_file.open("rb") as fh:
         full = job.input_file.size <= PREVIEW_FULL_BYTES
-        source = fh
-        if not full and params["format"] == "csv":
-            head = b"".join(fh.readline() for _ in range(PREVIEW_ROWS + 1))
-            source = io.BytesIO(head)
-        elif not full:
-            return {"full": False, "result": None}
-        result = services.spend_import(
-            acting_user=request.user,
-            file=source,
-            filename=params["filename"],
-            source=params["source"],
-            keep_valid_rows=params["keep_valid_rows"],
-            dry_run=True,
-            preview_limit=PREVIEW_ROWS,
-        )
-    return {"full": full, "result": result}
+        if full:
+            result = services.spend_import(
+                acting_user=request.user,
+                file=fh,
+                filename=params["filename"],
+                source=params["source"],
+                keep_valid_rows=params["keep_valid_rows"],
+                dry_run=True,
+                preview_limit=PREVIEW_ROWS,
+            )
+            return {"full": True, "result": result}
+        result = None
+        if params["format"] == "csv":
+            head = b"".join(
+                fh.readline(imports.MAX_HEADER_BYTES + 1) for _ in range(PREVIEW_ROWS + 1)
+            )
+            result = services.spend_import(
+                acting_user=request.user,
+                file=io.BytesIO(head),
+                filename=params["filename"],
+                source=params["source"],
+                keep_valid_rows=params["keep_valid_rows"],
+                dry_run=True,
+                preview_limit=PREVIEW_ROWS,
+            )
+    check = Job(
+        kind=SPEND_IMPORT,
+        requested_by=request.user,
+        params={**params, "dry_run": True, "checks_job": job.pk},
+    )
+    check.input_file.name = job.input_file.name  # the same stored upload, read-only
+    check.save()
+    job_enqueue(check, spend_import_task)
+    return {"full": False, "result": result, "check_job": check}
 
 
 @login_required

@@ -17,6 +17,7 @@ from governance.inventory.mapping import BUILTIN_FORMATS, Mapping, MappingError,
 from governance.inventory.reader import InventoryFileError
 from people.jobs import job_create, job_enqueue
 from people.roles import PMO
+from people.uploads import check_upload
 from portfolio.choices import Stage
 from portfolio.models import Initiative
 
@@ -58,6 +59,7 @@ class InventoryUploadForm(forms.Form):
         f = self.cleaned_data["file"]
         if f.size > MAX_UPLOAD:
             raise forms.ValidationError("The file is larger than 50 MB.")
+        check_upload(f)  # people.uploads: size cap, XLSX unpacked-size cap
         return f
 
     def clean(self):

@@ -262,6 +262,8 @@ def salvage_reuse_record(
     with acting_as(acting_user):
         transition.reused_by.add(initiative)
     return transition
+
+
 # --- Moving an initiative to another unit ------------------------------------------------
 
 #: Sent inside the move's transaction, after every dependent row carries the new unit:

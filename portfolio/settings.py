@@ -339,6 +339,10 @@ CURRENCIES = envlist("CURRENCIES", "USD,EUR,GBP")
 # percentage is flagged (finance.selectors.variance_flags).
 FINANCE_VARIANCE_ALERT_PCT = envint("FINANCE_VARIANCE_ALERT_PCT", 10)
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")
+# Uploaded files (spend, inventory): the largest file accepted, and the most an XLSX
+# workbook may unpack to (a few hundred KB of zip can inflate to gigabytes).
+UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)
+UPLOAD_XLSX_MAX_UNPACKED_MB = envint("UPLOAD_XLSX_MAX_UNPACKED_MB", 200)
 
 LOGGING = {
     "version": 1,

@@ -97,6 +97,7 @@ class InitiativeViewSet(ScopedViewSet):
         context = super().get_serializer_context()
         context["values"] = getattr(self, "_values", {})
         return context
+
     def perform_update(self, serializer):
         """A new ``business_unit`` is a move: every dependent row goes with it, or the
         request is refused (403) when the user may not move it there."""

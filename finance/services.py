@@ -263,8 +263,9 @@ def spend_import(
                 keep_valid_rows=keep_valid_rows,
                 created_by=acting_user,
             )
+        batch.status, batch.started_at = ImportBatch.Status.RUNNING, timezone.now()
         ImportBatch.objects.filter(pk=batch.pk).update(
-            status=ImportBatch.Status.RUNNING, started_at=timezone.now()
+            status=batch.status, started_at=batch.started_at
         )
 
         def loader(cursor):
@@ -285,11 +286,16 @@ def spend_import(
                     preview_limit=preview_limit,
                     phase=phase,
                 )
+                # The batch is finished in the writing transaction: the postings and the
+                # batch's counts commit together, or neither does (a worker killed after
+                # the write cannot leave 200,000 rows under a batch saying "running, 0").
+                _finish_batch(batch, outcome, keep_valid_rows=keep_valid_rows)
                 committing = time.perf_counter()
             # Foreign keys are DEFERRABLE INITIALLY DEFERRED: their checks run at commit.
             outcome.timings["commit"] = time.perf_counter() - committing
         except imports.FileFormatError as exc:
             outcome, preview = imports.Outcome(file_error=str(exc)), []
+            _finish_batch(batch, outcome, keep_valid_rows=keep_valid_rows)
         except Exception as exc:
             ImportBatch.objects.filter(pk=batch.pk).update(
                 status=ImportBatch.Status.FAILED,
@@ -300,6 +306,10 @@ def spend_import(
     finally:
         if opened is not None:
             opened.close()
+    return SpendImportResult(batch=batch, outcome=outcome, preview=preview)
+
+
+def _finish_batch(batch: ImportBatch, outcome: imports.Outcome, *, keep_valid_rows: bool) -> None:
     errors = [e.as_dict() for e in outcome.errors]
     if outcome.file_error:
         errors = [{"row": None, "column": "", "reason": outcome.file_error}]
@@ -313,7 +323,30 @@ def spend_import(
     batch.rejected_count = outcome.rejected
     batch.errors = errors
     batch.save()
-    return SpendImportResult(batch=batch, outcome=outcome, preview=preview)
+
+
+def import_batches_reap_abandoned(*, older_than: dt.timedelta) -> int:
+    """Mark batches still "running" after ``older_than`` as failed; returns how many.
+
+    Truthful because a batch is finished in the transaction that writes its postings: a
+    batch still running is one whose transaction never committed (its worker was killed
+    or lost), so nothing of it was written."""
+    cutoff = timezone.now() - older_than
+    return ImportBatch.objects.filter(
+        status__in=[ImportBatch.Status.RUNNING, ImportBatch.Status.PENDING],
+        created_at__lt=cutoff,
+    ).update(
+        status=ImportBatch.Status.FAILED,
+        finished_at=timezone.now(),
+        errors=[
+            {
+                "row": None,
+                "column": "",
+                "reason": "The import stopped before finishing (its worker was lost); "
+                "nothing was written. Run it again.",
+            }
+        ],
+    )
 
 
 def _size(file) -> int:

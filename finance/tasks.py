@@ -90,4 +90,18 @@ def spend_import_task(job_id: int) -> None:
         job_succeeded(job, message=summary, report=report)
 
 
+@shared_task(name="finance.tasks.reap_abandoned_import_batches", ignore_result=True, time_limit=120)
+def reap_abandoned_import_batches() -> int:
+    """Import batches left "running" by a lost worker end as failed (scheduled by beat)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from finance.services import import_batches_reap_abandoned
+
+    return import_batches_reap_abandoned(
+        older_than=timedelta(minutes=settings.JOBS_ABANDONED_AFTER_MINUTES)
+    )
+
+
 from finance.focus.tasks import focus_import_task, focus_reallocate_task  # noqa: E402, F401

@@ -21,6 +21,7 @@ from governance.models import (
 )
 from governance.rules import attestation_stamp, fairness_auditor_problem
 from people.models import BusinessUnit
+from people.selectors import people_for_units
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 
@@ -202,7 +203,31 @@ class AISystemForm(_InitiativeScoped):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Owners are people of the units the user works in (and above), or global roles;
+        # clean() narrows it to the chosen initiative's unit.
+        units = Initiative.objects.editable_by(self.user).values_list("business_unit_id", flat=True)
+        if self.instance.pk:
+            units = [self.instance.business_unit_id]
+        self.fields["owner"].queryset = people_for_units(set(units))
         self.fields["owner"].label_from_instance = _label_user
+        self.fields[
+            "owner"
+        ].help_text = "People of the initiative's unit (or a unit above it), or of a global role."
+
+    def clean(self):
+        data = super().clean()
+        initiative = data.get("initiative") or self.instance_initiative()
+        owner = data.get("owner")
+        if (
+            initiative is not None
+            and owner is not None
+            and not people_for_units([initiative.business_unit_id]).filter(pk=owner.pk).exists()
+        ):
+            self.add_error("owner", "Choose someone of the initiative's unit or a global role.")
+        return data
+
+    def instance_initiative(self):
+        return self.instance.initiative if self.instance.initiative_id else None
 
 
 class ModelVersionForm(forms.ModelForm):

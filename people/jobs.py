@@ -11,10 +11,12 @@ use ``update()`` on the row, so a tight import loop pays almost nothing for them
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from people.models import Job
@@ -100,3 +102,27 @@ def job_failed(job: Job, *, message: str, report: dict[str, Any] | None = None) 
         job.report = report
     job.save(update_fields=["status", "finished_at", "message", "report"])
     _last_write.pop(job.pk, None)
+
+
+ABANDONED_MESSAGE = (
+    "This job stopped without finishing (its worker was lost or killed). "
+    "Nothing more will happen: start it again."
+)
+
+
+def jobs_reap_abandoned(*, older_than: timedelta) -> int:
+    """Mark jobs that cannot still be running as failed; returns how many.
+
+    A job is abandoned when it has been "running" for longer than ``older_than`` (longer
+    than any task's time limit, after which Celery kills the task), or was handed to the
+    broker that long ago and never started. Jobs nobody enqueued (a preview waiting for
+    its "Import now") are left alone. Run by beat (``people.tasks.reap_abandoned_jobs``)."""
+    now = timezone.now()
+    cutoff = now - older_than
+    running = Q(status=Job.Status.RUNNING) & (Q(started_at__lt=cutoff) | Q(started_at__isnull=True))
+    queued = Q(status=Job.Status.PENDING) & ~Q(celery_task_id="") & Q(created_at__lt=cutoff)
+    return (
+        Job.objects.filter(running | queued)
+        .filter(created_at__lt=cutoff)
+        .update(status=Job.Status.FAILED, finished_at=now, message=ABANDONED_MESSAGE)
+    )

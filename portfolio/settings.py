@@ -343,6 +343,9 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")
 # workbook may unpack to (a few hundred KB of zip can inflate to gigabytes).
 UPLOAD_MAX_MB = envint("UPLOAD_MAX_MB", 50)
 UPLOAD_XLSX_MAX_UNPACKED_MB = envint("UPLOAD_XLSX_MAX_UNPACKED_MB", 200)
+# A job or import batch still "running" after this long is abandoned (its worker was
+# lost): the reaper marks it failed. Longer than any task's time limit.
+JOBS_ABANDONED_AFTER_MINUTES = envint("JOBS_ABANDONED_AFTER_MINUTES", 90)
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ from governance.models import (
 )
 from governance.rules import attestation_stamp, fairness_auditor_problem
 from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
+from people.selectors import people_for_units
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 
@@ -39,6 +40,21 @@ class AISystemSerializer(ScopedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["business_unit", "updated_at"]
+
+    def validate(self, attrs):
+        """The owner is someone of the initiative's unit (or above) or of a global role."""
+        attrs = super().validate(attrs)
+        initiative = attrs.get("initiative") or getattr(self.instance, "initiative", None)
+        owner = attrs.get("owner")
+        if (
+            initiative is not None
+            and owner is not None
+            and not people_for_units([initiative.business_unit_id]).filter(pk=owner.pk).exists()
+        ):
+            raise serializers.ValidationError(
+                {"owner": "Choose someone of the initiative's unit or a global role."}
+            )
+        return attrs
 
 
 class ModelVersionSerializer(ScopedModelSerializer):

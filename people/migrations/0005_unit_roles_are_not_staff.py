@@ -20,7 +20,7 @@ def unit_roles_are_not_staff(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("people", "0003_audit_statement_triggers"),
+        ("people", "0004_heartbeat"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

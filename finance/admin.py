@@ -118,6 +118,7 @@ class AllocationRuleAdmin(ScopedAdmin):
 
     list_display = ["priority", "name", "active", "initiative", "version"]
     readonly_fields = [f.name for f in models.AllocationRule._meta.fields]
+    governed = True  # audited: versioned in the app, never deleted here
 
     def has_add_permission(self, request):
         return False
@@ -127,6 +128,7 @@ class AllocationRuleAdmin(ScopedAdmin):
 class ServiceCategoryMappingAdmin(ScopedAdmin):
     list_display = ["service_category", "cost_category"]
     readonly_fields = [f.name for f in models.ServiceCategoryMapping._meta.fields]
+    governed = True  # audited: versioned in the app, never deleted here
 
     def has_add_permission(self, request):
         return False
@@ -136,6 +138,7 @@ class ServiceCategoryMappingAdmin(ScopedAdmin):
 class FocusSettingsAdmin(ScopedAdmin):
     list_display = ["cost_basis", "changed_by"]
     readonly_fields = [f.name for f in models.FocusSettings._meta.fields]
+    governed = True  # audited: versioned in the app, never deleted here
 
     def has_add_permission(self, request):
         return False

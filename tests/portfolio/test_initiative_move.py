@@ -34,6 +34,7 @@ def _review(initiative):
 BUILDERS = {
     "finance.Budget": lambda i, u: f.BudgetFactory(initiative=i),
     "finance.SpendEntry": lambda i, u: f.SpendEntryFactory(initiative=i),
+    "finance.FocusLine": lambda i, u: f.FocusLineFactory(initiative=i),
     "governance.AISystem": lambda i, u: f.AISystemFactory(initiative=i),
     "governance.ControlAttestation": lambda i, u: f.ControlAttestationFactory(initiative=i),
     "governance.Dataset": lambda i, u: f.DatasetFactory(initiative=i),

@@ -43,7 +43,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("finance", "0006_focus"),
+        ("finance", "0007_spend_activity"),
         ("django_celery_beat", "0018_improve_crontab_helptext"),
     ]
 

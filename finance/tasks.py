@@ -90,7 +90,12 @@ def spend_import_task(job_id: int) -> None:
         job_succeeded(job, message=summary, report=report)
 
 
-@shared_task(name="finance.tasks.reap_abandoned_import_batches", ignore_result=True, time_limit=120)
+@shared_task(
+    name="finance.tasks.reap_abandoned_import_batches",
+    ignore_result=True,
+    time_limit=120,
+    soft_time_limit=100,
+)
 def reap_abandoned_import_batches() -> int:
     """Import batches left "running" by a lost worker end as failed (scheduled by beat)."""
     from datetime import timedelta

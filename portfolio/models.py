@@ -214,7 +214,7 @@ class Assignment(UnitOwned):
     # takes its stage history with it (portfolio.services.initiative_move).
     pgtrigger.Protect(name="stage_history_append_only", operation=pgtrigger.Delete),
     pgtrigger.Protect(
-        name="stage_history_unchanged",
+        name="stage_history_append_only_fields",
         operation=pgtrigger.Update,
         condition=pgtrigger.AnyChange(exclude=["business_unit", "updated_at"]),
     ),

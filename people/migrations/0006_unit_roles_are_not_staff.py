@@ -20,7 +20,7 @@ def unit_roles_are_not_staff(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("people", "0004_heartbeat"),
+        ("people", "0005_email_frequency_and_urgent"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

@@ -30,7 +30,7 @@ class InitiativeAdmin(ScopedAdmin):
     inlines = [AssignmentInline]
     # The stage moves only through a gate decision, which records the transition; the
     # risk tier only through a risk assessment; activity and the source are recorded.
-    service_owned = ("risk_tier", "last_activity_at", "source", "source_key", "source_data")
+    service_owned = ("risk_tier", "source", "source_key", "source_data")
     fixed_after_create = ("stage", "stage_entered_at")
     governed = True
 

@@ -20,6 +20,17 @@ from tests.admin_forms import post_change
 pytestmark = pytest.mark.django_db
 
 
+def _pmo_person():
+    """An owner who may hold a role in any unit (owners need access to the unit)."""
+    from django.contrib.auth.models import Group
+
+    from people.roles import PMO
+
+    user = f.UserFactory(username="pmo-owner")
+    user.groups.add(Group.objects.get(name=PMO))
+    return user
+
+
 def _review(initiative):
     """The initiative's one open gate review."""
     from governance.models import GateReview
@@ -42,6 +53,13 @@ BUILDERS = {
     "governance.FairnessAudit": lambda i, u: f.FairnessAuditFactory(initiative=i),
     "governance.GateCriterionResult": lambda i, u: f.GateCriterionResultFactory(review=_review(i)),
     "governance.GateReview": lambda i, u: _review(i),
+    "governance.CriterionLapse": lambda i, u: f.CriterionLapseFactory(review=_review(i)),
+    "governance.ModelDeployment": lambda i, u: f.ModelDeploymentFactory(
+        model_version=f.ModelVersionFactory(ai_system=f.AISystemFactory(initiative=i))
+    ),
+    "governance.ModelRollback": lambda i, u: f.ModelRollbackFactory(
+        from_version=f.ModelVersionFactory(ai_system=f.AISystemFactory(initiative=i))
+    ),
     "governance.Incident": lambda i, u: f.IncidentFactory(initiative=i),
     "governance.ModelVersion": lambda i, u: f.ModelVersionFactory(
         ai_system=f.AISystemFactory(initiative=i)
@@ -49,7 +67,7 @@ BUILDERS = {
     "governance.RiskAssessment": lambda i, u: f.RiskAssessmentFactory(initiative=i),
     "governance.Waiver": lambda i, u: f.WaiverFactory(review=_review(i)),
     "portfolio.AdoptionSnapshot": lambda i, u: f.AdoptionSnapshotFactory(initiative=i),
-    "portfolio.Assignment": lambda i, u: f.AssignmentFactory(initiative=i),
+    "portfolio.Assignment": lambda i, u: f.AssignmentFactory(initiative=i, user=_pmo_person()),
     "portfolio.IntegrationPoint": lambda i, u: f.IntegrationPointFactory(initiative=i),
     "portfolio.KPI": lambda i, u: f.KPIFactory(initiative=i),
     "portfolio.Measurement": lambda i, u: f.MeasurementFactory(kpi=f.KPIFactory(initiative=i)),
@@ -193,7 +211,10 @@ def test_admin_change_of_unit_is_a_move(client, full_initiative, lead_a, lead_b,
     initiative, rows = full_initiative
     client.force_login(f.UserFactory(username="root", is_staff=True, is_superuser=True))
     response = post_change(client, initiative, business_unit=unit_b.pk)
-    assert response.status_code == 302, response.content[:3000]
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [fs.formset.errors for fs in response.context["inline_admin_formsets"]],
+    )
     _assert_moved(rows, unit_b, lead_a, lead_b)
 
 

@@ -320,6 +320,10 @@ def initiative_dependents() -> list[tuple[type, str]]:
             continue
         if not (unit.many_to_one and unit.related_model is BusinessUnit):
             continue
+        if not unit.db_constraint:
+            # A maintained summary table (spend rollups): its rows follow the source rows
+            # through their own triggers when the move updates those rows.
+            continue
         path = _path_to_initiative(model)
         if path is not None:
             found.append((model, path))

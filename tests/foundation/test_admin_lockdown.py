@@ -345,7 +345,7 @@ def test_governed_records_are_never_hard_deleted_in_the_admin(model, model_admin
 
 def test_global_role_groups_do_not_make_anyone_staff_but_unit_roles_lose_it():
     """The data migration: unit roles without a global role stop being staff."""
-    migration = importlib.import_module("people.migrations.0006_unit_roles_are_not_staff")
+    migration = importlib.import_module("people.migrations.0007_unit_roles_are_not_staff")
     from django.contrib.auth.models import Group
 
     from people.models import UnitMembership

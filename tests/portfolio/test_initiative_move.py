@@ -245,3 +245,21 @@ def test_stage_history_stays_append_only_except_for_its_unit(full_initiative):
             StageTransition.objects.filter(pk=transition.pk).update(**change)
     with pytest.raises(DatabaseError), transaction.atomic():
         StageTransition.objects.filter(pk=transition.pk).delete()
+
+
+def test_spend_rollups_follow_the_move(full_initiative, pmo, unit_a, unit_b):
+    """The maintained spend summaries (kept by triggers on the ledger) move with the
+    postings: per unit they equal the raw rows after the move."""
+    from django.db.models import Sum
+
+    from finance.models import SpendEntry, SpendInitiativeMonth
+
+    initiative = full_initiative[0]
+    initiative_move(acting_user=pmo, initiative=initiative, business_unit=unit_b)
+    raw = SpendEntry.objects.filter(business_unit=unit_b).count()
+    rolled = SpendInitiativeMonth.objects.filter(
+        initiative=initiative, business_unit=unit_b
+    ).aggregate(n=Sum("entries"))["n"]
+    assert raw == rolled == 1
+    left = SpendInitiativeMonth.objects.filter(initiative=initiative, business_unit=unit_a)
+    assert (left.aggregate(n=Sum("entries"))["n"] or 0) == 0

@@ -43,7 +43,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("finance", "0009_rules_real_dates_kpi_targets"),
+        ("finance", "0011_event_time_indexes"),
         ("django_celery_beat", "0018_improve_crontab_helptext"),
     ]
 

@@ -20,7 +20,7 @@ def unit_roles_are_not_staff(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("people", "0005_email_frequency_and_urgent"),
+        ("people", "0006_event_time_indexes"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

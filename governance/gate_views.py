@@ -50,11 +50,20 @@ def _initiative(request, pk) -> Initiative:
     )
 
 
+def _sees_gates(user, initiative: Initiative) -> bool:
+    """Gate reviews are governance records: a role that sees the initiative but not its
+    unit's gate reviews (finance) has no gate page either."""
+    units = GateReview.objects.visible_unit_ids(user)
+    return units is None or initiative.business_unit_id in units
+
+
 @login_required
 def gate(request, initiative_pk: int):
     """One initiative's next gate: its open review, or a preview of the checklist and the
     request button."""
     initiative = _initiative(request, initiative_pk)
+    if not _sees_gates(request.user, initiative):
+        raise Http404("No gate for this initiative.")
     open_review = GateReview.objects.filter(initiative=initiative, status="open").first()
     if open_review:
         return redirect("governance:gate_review_detail", pk=open_review.pk)

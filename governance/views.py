@@ -110,12 +110,21 @@ def _edit_view(request, *, model, form_class, pk, title, detail_name):
 # --- Landing page ------------------------------------------------------------------------
 
 
+def _mark_gate_links(user, initiatives) -> None:
+    """``sees_gate`` on each row: whether its gate page is the user's to open (finance sees
+    stalled initiatives but not gate reviews, and gets the initiative page instead)."""
+    units = GateReview.objects.visible_unit_ids(user)
+    for i in initiatives:
+        i.sees_gate = units is None or i.business_unit_id in units
+
+
 @login_required
 def index(request):
     user = request.user
     today = timezone.localdate()
     blocked = list(selectors.blocked_gate_reviews(user).order_by("requested_at")[:10])
     stalled = list(selectors.stalled_initiatives(user).order_by("stage_entered_at")[:10])
+    _mark_gate_links(user, stalled)
     counts = {
         "open_reviews": GateReview.objects.visible_to(user).filter(status="open").count(),
         "open_incidents": Incident.objects.visible_to(user)
@@ -176,6 +185,7 @@ def stalled_list(request):
         ).values_list("initiative_id", flat=True)
     )
     today = timezone.localdate()
+    _mark_gate_links(user, page_obj.object_list)
     for i in page_obj.object_list:
         i.can_ask = (global_decider or i.business_unit_id in managed) and i.pk not in open_ids
         i.has_open_review = i.pk in open_ids

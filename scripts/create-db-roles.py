@@ -35,6 +35,9 @@ def main(admin_url, database, owner, owner_password, app, app_password) -> None:
                     sql.Identifier(database), sql.Identifier(owner)
                 )
             )
+        # The owner may end the app role's sessions (the test suite's teardown ends the
+        # ones a test left open before it drops its database).
+        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(owner)))
         # The app role must not be able to act as the owner.
         conn.execute(
             sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(owner), sql.Identifier(app))

@@ -101,7 +101,30 @@ def django_db_setup(
     yield
     if not keepdb:
         with django_db_blocker.unblock(), as_owner():
+            _end_leftover_sessions()
             teardown_databases(db_cfg, verbosity=verbosity)
+
+
+def _end_leftover_sessions() -> None:
+    """A session a test left open (a daemon thread that outlived its join timeout) would
+    make DROP DATABASE fail as "being accessed by other users": end it, and say so."""
+    import warnings
+
+    from django.db import connection, connections
+
+    connections.close_all()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, usename, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        leftovers = cursor.fetchall()
+        for pid, user, state, query in leftovers:
+            warnings.warn(
+                f"a test left a database session open: {user} {state} {query!r}", stacklevel=1
+            )
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.close()
 
 
 @pytest.fixture(autouse=True)

@@ -64,3 +64,21 @@ def test_a_viewer_is_offered_no_gate_button(client, standards, initiative_a, vie
     client.force_login(viewer_a)
     page = client.get(f"/initiatives/{initiative_a.pk}/").content.decode()
     assert "Request a gate review" not in page and "Record a gate decision" not in page
+
+
+def test_finance_sees_stalled_initiatives_but_no_gate_page(
+    client, standards, initiative_a, member_a, finance, lead_b
+):
+    """Finance reads initiatives, not gate reviews: the gate page of an initiative is a 404
+    for it (with or without an open review), as for a lead of another unit, and the
+    governance pages link finance to the initiative page instead."""
+    url = f"/governance/gates/initiative/{initiative_a.pk}/"
+    for user in (finance, lead_b):
+        client.force_login(user)
+        assert client.get(url).status_code == 404
+    review = gate_review_request(acting_user=member_a, initiative=initiative_a)
+    client.force_login(finance)
+    assert client.get(url).status_code == 404
+    assert client.get(f"/governance/gates/{review.pk}/").status_code == 404
+    client.force_login(member_a)
+    assert client.get(url).status_code == 302

@@ -54,37 +54,14 @@ def held_role_since(*, initiative_id: int, role: str, user_id: int, since) -> bo
     return last is not None and last.pgh_label != "delete" and last.user_id == user_id
 
 
-_OWNER_UNITS_SQL = """
-WITH RECURSIVE up AS (
-    SELECT id, parent_id FROM people_businessunit WHERE id = %s
-    UNION
-    SELECT bu.id, bu.parent_id FROM people_businessunit bu JOIN up ON bu.id = up.parent_id
-)
-SELECT id FROM up
-"""
-
-
 def owner_candidates(initiative: Initiative):
-    """Who may hold an accountability role on the initiative: active people who can reach
-    its unit (members, any unit role, of the unit or one of its ancestors) and the
-    organisation-wide PMO and CoE groups. The owners form, the assignments API and the
-    admin (``Assignment.clean``) all ask this."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.db.models import Q
+    """Who may hold an accountability role on the initiative: the one rule for people
+    named on a record (``people.selectors.people_for_units``) applied to its unit. The
+    owners form, the assignments API, the admin (``Assignment.clean``) and a move
+    (:func:`move_owner_problems`) all ask it."""
+    from people.selectors import people_for_units
 
-    from people.roles import COE, PMO
-
-    with connection.cursor() as cursor:
-        cursor.execute(_OWNER_UNITS_SQL, [initiative.business_unit_id])
-        unit_ids = [row[0] for row in cursor.fetchall()]
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(unit_memberships__business_unit_id__in=unit_ids) | Q(groups__name__in=[PMO, COE]))
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
+    return people_for_units([initiative.business_unit_id])
 
 
 def owner_problem(initiative: Initiative, user) -> str:
@@ -332,10 +309,112 @@ def initiative_dependents() -> list[tuple[type, str]]:
 
 def can_move_initiative(user, initiative: Initiative, business_unit: BusinessUnit) -> bool:
     """The user may change the initiative and add initiatives to the target unit."""
+    return _may_move(user, initiative.business_unit_id, business_unit.pk)
+
+
+def _may_move(user, from_unit_id: int, to_unit_id: int) -> bool:
     if has_global(user, "portfolio.change_initiative"):
         return True
     units = unit_ids_for(user, "change")
-    return initiative.business_unit_id in units and business_unit.pk in units
+    return from_unit_id in units and to_unit_id in units
+
+
+def move_owner_problems(moves: dict[int, int]) -> dict[int, str]:
+    """Why each move in ``moves`` (initiative id -> target unit id) cannot happen: an
+    initiative whose owners include someone who could not be chosen as an owner in the
+    target unit (``people.selectors.people_for_units``, the one rule for people named on
+    a record) is not moved; its owners are reassigned or cleared first. One query per
+    target unit. Moves with no problem are absent from the answer."""
+    from collections import defaultdict
+
+    from people.selectors import people_for_units
+
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    for initiative_id, unit_id in moves.items():
+        by_unit[unit_id].append(initiative_id)
+    stranded: dict[int, list[str]] = defaultdict(list)
+    for unit_id, ids in by_unit.items():
+        rows = (
+            Assignment.objects.filter(initiative_id__in=ids)
+            .exclude(user__in=people_for_units([unit_id]).values("pk"))
+            .select_related("user")
+            .order_by("initiative_id", "role")
+        )
+        for a in rows:
+            who = a.user.get_full_name() or a.user.get_username()
+            stranded[a.initiative_id].append(f"{a.get_role_display()} ({who})")
+    return {
+        initiative_id: (
+            "Its owners must have access to the new unit: reassign or clear "
+            f"{', '.join(roles)} first."
+        )
+        for initiative_id, roles in stranded.items()
+    }
+
+
+def _carry(by_unit: dict[int, list[int]], now) -> None:
+    """Set-based: per target unit, one UPDATE of the initiatives and one per dependent model."""
+    dependents = initiative_dependents()
+    for unit_id, ids in by_unit.items():
+        Initiative.objects.filter(pk__in=ids).exclude(business_unit_id=unit_id).update(
+            business_unit_id=unit_id, updated_at=now
+        )
+        for model, path in dependents:
+            model._base_manager.filter(**{f"{path}__in": ids}).exclude(
+                business_unit_id=unit_id
+            ).update(business_unit_id=unit_id)
+
+
+@transaction.atomic
+def initiatives_move(*, acting_user, moves: dict[int, int]) -> dict[int, str]:
+    """Move many initiatives (id -> target unit id) with every row that belongs to them.
+
+    The caller can rely on: every initiative that moves carries its dependent rows (see
+    :func:`initiative_dependents`) to its new unit in this transaction, with a bounded
+    number of statements (per target unit, one per dependent model), and
+    :data:`initiative_moved` is sent for each. An initiative whose owners could not be
+    named in the target unit stays where it is; the answer maps its id to the reason
+    (:func:`move_owner_problems`). ``PermissionDenied`` (and nothing moves) when
+    ``acting_user`` may not move one of them; ``acting_user=None`` is the command line's
+    operator (an inventory import run by ``manage.py``). Statements are on the audit
+    trail as ``acting_user``.
+    """
+    from collections import defaultdict
+
+    locked = {
+        i.pk: i
+        for i in Initiative.objects.select_for_update().filter(pk__in=list(moves)).order_by("pk")
+    }
+    wanted = {
+        pk: unit_id
+        for pk, unit_id in moves.items()
+        if pk in locked and locked[pk].business_unit_id != unit_id
+    }
+    if acting_user is not None:
+        for pk, unit_id in wanted.items():
+            if not _may_move(acting_user, locked[pk].business_unit_id, unit_id):
+                raise PermissionDenied("You may not move this initiative to that unit.")
+    refused = move_owner_problems(wanted)
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    for pk, unit_id in wanted.items():
+        if pk not in refused:
+            by_unit[unit_id].append(pk)
+    if not by_unit:
+        return refused
+    with acting_as(acting_user):
+        _carry(by_unit, timezone.now())
+        for unit_id, ids in by_unit.items():
+            for pk in ids:
+                from_unit_id = locked[pk].business_unit_id
+                locked[pk].business_unit_id = unit_id
+                initiative_moved.send(
+                    sender=Initiative,
+                    initiative=locked[pk],
+                    from_unit_id=from_unit_id,
+                    to_unit_id=unit_id,
+                    acting_user=acting_user,
+                )
+    return refused
 
 
 @transaction.atomic
@@ -350,30 +429,15 @@ def initiative_move(
     the new unit when this returns, in one transaction, so the old unit's people lose
     them and the new unit's people see them at once; or nothing moves: a user who may
     not change the initiative or add initiatives to the target unit gets
-    ``PermissionDenied``. Each statement is on the audit trail as ``acting_user``.
+    ``PermissionDenied``, and an initiative whose owners have no access to the target
+    unit gets ``ValidationError`` on ``business_unit`` naming them (the same for the
+    web form, the API, the admin and the inventory import: :func:`initiatives_move`).
     """
-    locked = Initiative.objects.select_for_update().get(pk=initiative.pk)
-    if not can_move_initiative(acting_user, locked, business_unit):
-        raise PermissionDenied("You may not move this initiative to that unit.")
-    from_unit_id = locked.business_unit_id
-    if from_unit_id == business_unit.pk:
-        return locked
-    now = timezone.now()
-    with acting_as(acting_user):
-        Initiative.objects.filter(pk=locked.pk).update(
-            business_unit_id=business_unit.pk, updated_at=now
-        )
-        for model, path in initiative_dependents():
-            model._base_manager.filter(**{path: locked.pk}).exclude(
-                business_unit_id=business_unit.pk
-            ).update(business_unit_id=business_unit.pk)
-        initiative_moved.send(
-            sender=Initiative,
-            initiative=locked,
-            from_unit_id=from_unit_id,
-            to_unit_id=business_unit.pk,
-            acting_user=acting_user,
-        )
-    locked.refresh_from_db()
+    if not Initiative.objects.filter(pk=initiative.pk).exists():
+        raise Initiative.DoesNotExist("No such initiative.")
+    refused = initiatives_move(acting_user=acting_user, moves={initiative.pk: business_unit.pk})
+    if refused:
+        raise ValidationError({"business_unit": refused[initiative.pk]})
+    locked = Initiative.objects.get(pk=initiative.pk)
     initiative.business_unit_id = locked.business_unit_id
     return locked

@@ -49,6 +49,7 @@ from people.models import BusinessUnit
 from people.scoping import has_global
 from portfolio.choices import ACTIVE_STAGES, END_STAGES, Stage
 from portfolio.models import Initiative, StageTransition
+from portfolio.services import initiatives_move
 
 Progress = Callable[[int, int, str], None]
 BATCH = 1000
@@ -631,7 +632,7 @@ def inventory_import(
                 )
             units_created = _ensure_units(plans, mapping)
             plans = _keys_and_collisions(plans, rejections)
-            counts = _apply(plans, mapping, filename, progress, total)
+            counts = _apply(plans, mapping, filename, progress, total, acting_user)
         counts["units_created"] = units_created
         rejected = len(rejections)
         applied = not dry_run and (rejected == 0 or keep_valid_rows)
@@ -667,6 +668,11 @@ def inventory_import(
         report["warnings"].append(
             f"{len(counts['stages_kept_ended'])} ended initiatives (retired or killed) were "
             "reported in another stage: an ended initiative does not move again; kept ended."
+        )
+    if counts.get("units_kept"):
+        report["warnings"].append(
+            f"{len(counts['units_kept'])} initiatives reported in another unit were not moved: "
+            "their owners have no access to the new unit (see units_kept)."
         )
     if counts.get("match_notes"):
         report["warnings"].append(
@@ -707,6 +713,7 @@ def _empty_counts(total: int) -> dict[str, Any]:
         "units_created": 0,
         "stage_transitions": 0,
         "stages_kept_ended": [],
+        "units_kept": [],
         "stage_dates_from_file": 0,
         "stage_dates_at_import": 0,
         "not_in_file": 0,
@@ -766,7 +773,12 @@ def _stage_entered(stage: str, stage_date: dt.date | None, now, after=None):
 
 
 def _apply(
-    plans: list[RowPlan], m: Mapping, filename: str, progress: Progress | None, total: int
+    plans: list[RowPlan],
+    m: Mapping,
+    filename: str,
+    progress: Progress | None,
+    total: int,
+    acting_user=None,
 ) -> dict[str, Any]:
     now = timezone.now()
     existing = {
@@ -824,6 +836,7 @@ def _apply(
         )
     )
     changed, stage_changes, changed_fields, ended = [], [], set(), []
+    moves: dict[int, int] = {}
     taken_keys = set(existing)
     for p in plans:
         if p.how == "new":
@@ -879,6 +892,9 @@ def _apply(
             p.outcome = "unchanged"
             continue
         p.outcome = "updated"
+        # A new unit is a move (every dependent row goes with it): portfolio's service.
+        if "business_unit_id" in diff:
+            moves[p.initiative_id] = diff.pop("business_unit_id")
         if "stage" in diff:
             entered = _stage_entered(diff["stage"], p.stage_date, now, row["stage_entered_at"])
             stage_changes.append((p, row["stage"], diff["stage"]))
@@ -895,6 +911,19 @@ def _apply(
         changed.append((p.initiative_id, diff))
     if changed:
         _bulk_update(Initiative, changed, changed_fields)
+    refused = initiatives_move(acting_user=acting_user, moves=moves)
+    units_kept = []
+    for p in plans:
+        if p.how == "new":
+            continue
+        if p.initiative_id in moves and p.initiative_id not in refused:
+            p.unit_id = moves[p.initiative_id]
+        else:
+            # Kept where it is (a unit below the file's, or a refused move): its stage
+            # history, assessments and attestations are written in the unit it is in.
+            p.unit_id = by_id[p.initiative_id]["business_unit_id"]
+        if p.initiative_id in refused:
+            units_kept.append({"row": p.row, "reason": refused[p.initiative_id]})
     transitions = _record_stage_changes(stage_changes, m, filename, now)
     if progress:
         progress(total * 3 // 4, total, "Initiatives written")
@@ -910,6 +939,7 @@ def _apply(
         "stage_dates_at_import": len(to_create) - dated,
         "stage_transitions": transitions,
         "stages_kept_ended": ended,
+        "units_kept": units_kept,
         "not_in_file": absent,
         "fields": counts.as_dict(),
         "match_notes": notes,

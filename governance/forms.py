@@ -20,8 +20,8 @@ from governance.models import (
     ModelVersion,
 )
 from governance.rules import attestation_stamp, fairness_auditor_problem
-from people.models import BusinessUnit
-from people.selectors import people_for_units
+from people.models import BusinessUnit, UnitRole
+from people.selectors import may_be_named, people_for_units
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 
@@ -439,20 +439,21 @@ class AccessReviewOpenForm(forms.Form):
         self.fields["business_unit"].queryset = BusinessUnit.objects.manageable_by(user).order_by(
             "name"
         )
-        from django.db.models import Q
-
-        from people.roles import PMO
-
-        units = self.fields["business_unit"].queryset
-        self.fields["reviewer"].queryset = (
-            get_user_model()
-            .objects.filter(is_active=True)
-            .filter(
-                Q(unit_memberships__role="lead", unit_memberships__business_unit__in=units)
-                | Q(groups__name=PMO)
-            )
-            .distinct()
-            .order_by("username")
-        )
+        # The one rule for people named on a record (people_for_units), narrowed to leads:
+        # leads of these units or a unit above them, and PMO or CoE. clean() narrows it to
+        # the chosen unit, as the service does.
+        units = self.fields["business_unit"].queryset.values_list("pk", flat=True)
+        self.fields["reviewer"].queryset = people_for_units(units, unit_roles=[UnitRole.LEAD])
         self.fields["reviewer"].label_from_instance = _label_user
         self.fields["due_on"].initial = timezone.localdate() + timedelta(days=14)
+
+    def clean(self):
+        data = super().clean()
+        unit, reviewer = data.get("business_unit"), data.get("reviewer")
+        if (
+            unit is not None
+            and reviewer is not None
+            and not may_be_named(reviewer, [unit.pk], unit_roles=[UnitRole.LEAD])
+        ):
+            self.add_error("reviewer", "Choose a lead of this unit (or above it), PMO or CoE.")
+        return data

@@ -25,6 +25,20 @@ def _tiers_field(**kwargs):
     )
 
 
+def _check_named(obj, field: str, unit_id: int | None) -> None:
+    """The person in ``field`` may be named on a record of ``unit_id`` (the one rule,
+    ``people.selectors.people_for_units``); the admin and forms call this through clean()."""
+    from django.core.exceptions import ValidationError
+
+    from people.selectors import may_be_named
+
+    person_id = getattr(obj, f"{field}_id")
+    if person_id is None or unit_id is None:
+        return
+    if not may_be_named(getattr(obj, field), [unit_id]):
+        raise ValidationError({field: "Choose someone with a role in the record's unit."})
+
+
 @audited
 class AISystem(UnitOwned):
     initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="ai_systems")
@@ -41,6 +55,12 @@ class AISystem(UnitOwned):
         constraints = [
             models.UniqueConstraint(fields=["initiative", "name"], name="ai_system_unique_name"),
         ]
+
+    def clean(self):
+        super().clean()
+        _check_named(
+            self, "owner", self.initiative.business_unit_id if self.initiative_id else None
+        )
 
     def __str__(self) -> str:
         return self.name
@@ -62,6 +82,11 @@ class Dataset(UnitOwned):
 
     class Meta:
         ordering = ["name"]
+
+    def clean(self):
+        super().clean()
+        unit_id = self.initiative.business_unit_id if self.initiative_id else self.business_unit_id
+        _check_named(self, "steward", unit_id)
 
     def __str__(self) -> str:
         return self.name

@@ -10,7 +10,7 @@ from people.models import BusinessUnit, CenterOfExcellence
 from portfolio.models import KPI, Assignment, Initiative, Objective
 
 # One rule for the owners form, the API and the admin: portfolio.services.owner_candidates.
-from portfolio.services import owner_candidates
+from portfolio.services import move_owner_problems, owner_candidates
 
 
 class InitiativeForm(forms.ModelForm):
@@ -74,6 +74,16 @@ class InitiativeForm(forms.ModelForm):
             # Codes are unique across the organisation, including units you cannot see.
             raise forms.ValidationError("This code is already used by another initiative.")
         return code
+
+    def clean_business_unit(self):
+        # A change of unit is a move; the service refuses one that would strand owners
+        # (portfolio.services.move_owner_problems): say so on the field, before saving.
+        unit = self.cleaned_data["business_unit"]
+        if self.instance.pk and unit is not None and unit.pk != self.instance.business_unit_id:
+            problem = move_owner_problems({self.instance.pk: unit.pk}).get(self.instance.pk)
+            if problem:
+                raise forms.ValidationError(problem)
+        return unit
 
 
 class MeasurementForm(forms.Form):

@@ -5,6 +5,7 @@ job to poll."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -19,6 +20,7 @@ from finance.focus.spec import SUPPORTED_VERSIONS
 from finance.focus.tasks import FOCUS_IMPORT, focus_import_task
 from people.api.base import ReadOnlyScopedViewSet
 from people.jobs import job_create, job_enqueue
+from people.uploads import check_upload
 
 
 class FocusLineSerializer(serializers.ModelSerializer):
@@ -64,6 +66,13 @@ class FocusImportRequestSerializer(serializers.Serializer):
     focus_version = serializers.ChoiceField(
         choices=[""] + list(SUPPORTED_VERSIONS), required=False, allow_blank=True
     )
+
+    def validate_file(self, value):
+        try:
+            check_upload(value)  # people.uploads: the same cap as the upload page
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
 
 
 class FocusLineViewSet(ReadOnlyScopedViewSet):

@@ -5,6 +5,7 @@ from django import forms
 from finance.focus.models import AllocationRule, CostBasis
 from finance.focus.spec import SUPPORTED_VERSIONS
 from finance.models import CostCategory
+from people.uploads import check_upload
 from portfolio.models import Initiative
 
 
@@ -17,6 +18,11 @@ class FocusUploadForm(forms.Form):
         label="FOCUS version",
         choices=[("", "Read it from the columns")] + [(v, v) for v in SUPPORTED_VERSIONS],
     )
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        check_upload(f)  # people.uploads: the size cap every upload page applies
+        return f
 
 
 class AllocationRuleForm(forms.ModelForm):

@@ -14,7 +14,8 @@ from finance.focus.services import focus_import
 class Command(BaseCommand):
     help = (
         "Import a FOCUS cost-and-usage file (CSV, gzip CSV or Parquet): its billing periods "
-        "replace what the app holds for them; prints what changed."
+        "replace what the app holds for them; prints what changed. Not capped: the upload "
+        "page and the API refuse files over UPLOAD_MAX_MB; import bigger ones here."
     )
 
     def add_arguments(self, parser):

@@ -12,6 +12,7 @@ from django.db.models import Q
 from finance.models import Budget, CostCategory, CostKind, SpendEntry
 from people.models import BusinessUnit
 from portfolio.models import Initiative
+from portfolio.widgets import InitiativeAutocomplete
 
 
 def _visible_units(request):
@@ -64,37 +65,6 @@ class BudgetFilter(_UnitTreeMixin, django_filters.FilterSet):
     class Meta:
         model = Budget
         fields = ["business_unit", "fiscal_year", "kind", "category", "status"]
-
-
-class InitiativeAutocomplete(forms.TextInput):
-    """A text box for an initiative's code (or id) whose suggestions come from
-    ``/initiatives/autocomplete/`` as you type (htmx fills the datalist), instead of a
-    drop-down of every visible initiative (thousands at scale)."""
-
-    def __init__(self, attrs=None):
-        super().__init__(
-            {
-                "placeholder": "Code",
-                "autocomplete": "off",
-                "hx-get": "/initiatives/autocomplete/",
-                "hx-trigger": "input changed delay:300ms",
-                "hx-swap": "innerHTML",
-                **(attrs or {}),
-            }
-        )
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        list_id = f"{context['widget']['attrs'].get('id') or name}-options"
-        context["widget"]["attrs"].update({"list": list_id, "hx-target": f"#{list_id}"})
-        return context
-
-    def render(self, name, value, attrs=None, renderer=None):
-        from django.utils.html import format_html
-
-        html = super().render(name, value, attrs, renderer)
-        list_id = f"{(attrs or {}).get('id') or name}-options"
-        return format_html('{}<datalist id="{}"></datalist>', html, list_id)
 
 
 class SpendFilter(_UnitTreeMixin, django_filters.FilterSet):

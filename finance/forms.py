@@ -16,6 +16,7 @@ from people.scoping import has_global
 from people.uploads import check_upload
 from portfolio.choices import END_STAGES
 from portfolio.models import Initiative
+from portfolio.widgets import InitiativeChoiceField
 
 
 def _currency_choices():
@@ -29,7 +30,7 @@ def _initiatives_for(user, perm: str):
 
 
 class BudgetRequestForm(forms.Form):
-    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    initiative = InitiativeChoiceField()  # a code with suggestions: thousands at scale
     fiscal_year = forms.IntegerField(min_value=2000, max_value=2100)
     kind = forms.ChoiceField(choices=CostKind.choices)
     category = forms.ChoiceField(choices=CostCategory.choices)
@@ -67,7 +68,7 @@ class BudgetAmendForm(forms.Form):
 
 
 class SpendEntryForm(forms.Form):
-    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    initiative = InitiativeChoiceField()  # a code with suggestions: thousands at scale
     posted_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Posted on")
     kind = forms.ChoiceField(choices=CostKind.choices)
     category = forms.ChoiceField(choices=CostCategory.choices)

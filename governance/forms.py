@@ -24,6 +24,7 @@ from people.models import BusinessUnit, UnitRole
 from people.selectors import may_be_named, people_for_units
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
+from portfolio.widgets import InitiativeChoiceField
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -39,10 +40,15 @@ class _InitiativeScoped(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         if "initiative" in self.fields:
-            self.fields["initiative"].queryset = Initiative.objects.editable_by(user).order_by(
-                "code"
+            old = self.fields["initiative"]
+            # A code with suggestions, not a drop-down of thousands of initiatives.
+            self.fields["initiative"] = InitiativeChoiceField(
+                Initiative.objects.editable_by(user).order_by("code"),
+                required=old.required,
+                disabled=old.disabled,
+                label=old.label,
+                help_text="The code of an initiative you may change.",
             )
-            self.fields["initiative"].help_text = "Only initiatives you may change are listed."
 
 
 class AttestationForm(_InitiativeScoped):
@@ -277,7 +283,7 @@ class ModelVersionForm(forms.ModelForm):
 
 
 class RiskAssessmentForm(forms.Form):
-    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    initiative = InitiativeChoiceField()
     eu_tier = forms.ChoiceField(
         label="EU AI Act tier",
         choices=[c for c in RiskTier.choices if c[0] != RiskTier.UNASSESSED],
@@ -303,7 +309,7 @@ class RiskAssessmentForm(forms.Form):
 
 
 class IncidentForm(forms.Form):
-    initiative = forms.ModelChoiceField(queryset=Initiative.objects.none())
+    initiative = InitiativeChoiceField()
     title = forms.CharField(max_length=200)
     severity = forms.ChoiceField(choices=Incident.Severity.choices)
     detected_at = forms.DateTimeField(

@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from people.models import BusinessUnit, CenterOfExcellence
 from portfolio.choices import ACTIVE_STAGES, RiskTier, Stage
 from portfolio.models import Assignment, Initiative
+from portfolio.widgets import UserAutocomplete
 
 
 def _active(user):
@@ -60,11 +61,10 @@ def _visible_units(request):
     return BusinessUnit.objects.visible_to(request.user).order_by("name")
 
 
-def _owners(request):
-    """People holding an accountable role on an initiative the user can see."""
-    if request is None:
-        return get_user_model().objects.none()
-    visible = Assignment.objects.visible_to(request.user)
+def owners_visible_to(user):
+    """People holding an accountable role on an initiative ``user`` can see (the owner
+    filter's scope, also its autocomplete's)."""
+    visible = Assignment.objects.visible_to(user)
     return (
         get_user_model()
         .objects.filter(Exists(visible.filter(user_id=OuterRef("pk"))))
@@ -87,9 +87,8 @@ class InitiativeFilter(django_filters.FilterSet):
     coe = django_filters.ModelChoiceFilter(
         queryset=CenterOfExcellence.objects.order_by("name"), label="CoE", empty_label="Any CoE"
     )
-    owner = django_filters.ModelChoiceFilter(
-        queryset=_owners, label="Owner", method="owned_by", empty_label="Anyone"
-    )
+    # A username (or id) with suggestions, not a drop-down of every owner (2,000 at scale).
+    owner = django_filters.CharFilter(label="Owner", method="owned_by", widget=UserAutocomplete())
     stalled = django_filters.ChoiceFilter(
         choices=[("1", "Stalled"), ("0", "Not stalled")],
         empty_label="Stalled or not",
@@ -117,8 +116,6 @@ class InitiativeFilter(django_filters.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.filters["business_unit"].extra["empty_label"] = "Any unit"
-        owner_field = self.form.fields["owner"]
-        owner_field.label_from_instance = lambda u: u.get_full_name() or u.get_username()
         self.form.fields["q"].widget.attrs.update(
             {"placeholder": "Code, name or summary", "type": "search"}
         )
@@ -155,10 +152,16 @@ class InitiativeFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=selector(self.request.user))
 
     def owned_by(self, queryset, name, value):
+        """A username, or a user id (links use ids). The initiatives are already scoped, so
+        someone who owns only other units' initiatives matches nothing."""
+        value = (value or "").strip()
         if not value:
             return queryset
+        match = Q(user__username=value)
+        if value.isdigit():
+            match |= Q(user_id=int(value))
         return queryset.filter(
-            Exists(Assignment.objects.filter(initiative_id=OuterRef("pk"), user_id=value.pk))
+            Exists(Assignment.objects.filter(match, initiative_id=OuterRef("pk")))
         )
 
 

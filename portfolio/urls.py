@@ -16,6 +16,11 @@ urlpatterns = [
         name="initiative_autocomplete",
     ),
     path(
+        "initiatives/owners/autocomplete/",
+        initiatives.owner_autocomplete,
+        name="owner_autocomplete",
+    ),
+    path(
         "initiatives/export.<str:fmt>",
         initiatives.initiative_export,
         name="initiative_export",

@@ -59,6 +59,31 @@ def initiative_autocomplete(request):
 
 
 @login_required
+def owner_autocomplete(request):
+    """Up to 20 people holding a role on an initiative the user can see (the owner
+    filter's scope) whose username or name contains ``?q=`` (or the value of the input
+    that asked), as ``<option value="username">Full name</option>``s for a datalist."""
+    from django.db.models import Q
+    from django.utils.html import format_html_join
+
+    from portfolio.filters import owners_visible_to
+
+    q = (request.GET.get("q") or next(iter(request.GET.values()), "")).strip()
+    rows = []
+    if q:
+        match = Q(username__istartswith=q) | Q(first_name__istartswith=q)
+        match |= Q(last_name__istartswith=q)
+        parts = q.split(None, 1)
+        if len(parts) == 2:
+            match |= Q(first_name__istartswith=parts[0], last_name__istartswith=parts[1])
+        rows = [
+            (u.username, u.get_full_name() or u.username)
+            for u in owners_visible_to(request.user).filter(match)[:20]
+        ]
+    return HttpResponse(format_html_join("", '<option value="{}">{}</option>', rows))
+
+
+@login_required
 def initiative_list(request):
     f, qs = _filtered(request)
     page_obj = paginate(request, qs)

@@ -125,15 +125,18 @@ def test_lead_requests_then_amends_an_approved_budget(client, lead_a, finance, i
     assert (amendment.amount, amendment.status) == (D("7000.00"), Budget.Status.REQUESTED)
 
 
-def test_request_form_offers_only_editable_initiatives(client, lead_a, initiative_a, initiative_b):
+def test_request_form_accepts_only_editable_initiatives(client, lead_a, initiative_a, initiative_b):
+    # The initiative is a code with suggestions (/initiatives/autocomplete/), not a list.
     body = _get(client, lead_a, "finance:budget_request").content.decode()
-    assert "AI-A-1" in body and "AI-B-1" not in body
+    assert "AI-B-1" not in body and 'hx-get="/initiatives/autocomplete/"' in body
     client.force_login(lead_a)
-    response = client.post(
-        reverse("finance:budget_request"),
-        {"initiative": initiative_b.pk, "fiscal_year": 2026, "kind": "one_time"},
-    )
-    assert response.status_code == 200 and not Budget.objects.exists()
+    for value in (initiative_b.pk, initiative_b.code):
+        response = client.post(
+            reverse("finance:budget_request"),
+            {"initiative": value, "fiscal_year": 2026, "kind": "one_time"},
+        )
+        assert response.status_code == 200 and not Budget.objects.exists()
+        assert "initiative" in response.context["form"].errors
 
 
 @pytest.mark.parametrize("name", ["budget_request", "spend_create", "spend_import"])

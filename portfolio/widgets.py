@@ -70,6 +70,7 @@ class InitiativeChoiceField(forms.ModelChoiceField):
 
     def __init__(self, queryset=None, **kwargs):
         kwargs.setdefault("label", "Initiative")
+        kwargs.setdefault("help_text", "Its code; suggestions appear as you type.")
         super().__init__(Initiative.objects.none() if queryset is None else queryset, **kwargs)
 
     def prepare_value(self, value):

@@ -391,23 +391,32 @@ class GateDecisionForm(forms.Form):
         from portfolio.transitions import allowed_moves
 
         D = StageTransition.Decision
+        stage_label = dict(Stage.choices)
+        decisions = review_decisions(review)
+        moves = allowed_moves(review.from_stage, decisions=decisions)
+
+        def targets(decision) -> str:
+            # The stages the table allows for ``decision``, the usual one first, in words.
+            names = [stage_label[m.to_stage].lower() for m in moves if m.decision == decision]
+            if len(names) < 2:
+                return "".join(names)
+            return ", ".join(names[:-1]) + " or " + names[-1]
+
         labels = {
             D.ADVANCE: f"Advance to {review.get_target_stage_display()}",
             D.HOLD: "Continue (hold in stage)"
             if review.reason == review.Reason.INCIDENT
             else "Hold",
-            D.PIVOT: "Pivot (same or an earlier stage, a new approach)",
-            D.ROLL_BACK: "Roll back to an earlier stage",
+            D.PIVOT: f"Pivot (a new approach, in {targets(D.PIVOT)})",
+            D.ROLL_BACK: f"Roll back to {targets(D.ROLL_BACK)}",
             D.KILL: "Kill",
             D.RETIRE: "Retire",
         }
-        decisions = review_decisions(review)
         # The same table the service reads: nothing is offered that it would refuse.
         self.fields["decision"].choices = [(d, labels[d]) for d in decisions]
-        moves = allowed_moves(review.from_stage, decisions=[D.PIVOT, D.ROLL_BACK])
-        stages = dict.fromkeys(m.to_stage for m in moves)
+        stages = dict.fromkeys(m.to_stage for m in moves if m.decision in (D.PIVOT, D.ROLL_BACK))
         self.fields["to_stage"].choices = [("", "The usual stage")] + [
-            (s, dict(Stage.choices)[s]) for s in stages
+            (s, stage_label[s]) for s in stages
         ]
         self.blocking = list(blocking)
         for line in self.blocking:

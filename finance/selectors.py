@@ -22,11 +22,17 @@ Definitions (fiscal year = calendar year, as ``finance.models.current_fiscal_yea
   x the months of the fiscal year after ``as_of``'s month (0 for past years, 12 for future
   years); ``forecast_variance`` = budget - forecast (the remaining budget at year end).
 - ``operational_share`` = operational actual / all actual (None when there is no actual).
-- Realised value: each measurement of a *business* KPI with ``value_per_unit`` and a
-  baseline counts as one period of value: (value - baseline) for "higher is better",
-  (baseline - value) for "lower is better", times ``value_per_unit``. A worse-than-
-  baseline measurement counts negative. No such measurement -> value ``None`` ("not
-  measured"), never zero.
+- Realised value: a *business* KPI with ``value_per_unit`` and a baseline is worth, for
+  every elapsed period of its cadence (week, month or quarter) from its first
+  measurement up to and including the period of ``as_of``, its level above the baseline
+  ((value - baseline) for "higher is better", (baseline - value) for "lower is better")
+  times ``value_per_unit``, where the level is the latest measurement at or before that
+  period (carried forward to periods with no measurement) and is converted at the rate
+  of that measurement's day. Value follows time, not the number of rows: recording the
+  same level on ten days of a month counts once. A worse-than-baseline level counts
+  negative. No such measurement -> value ``None`` ("not measured"), never zero. Read
+  from the maintained rollup ``portfolio.KPIPeriodValue``; cost from the maintained
+  ``SpendInitiativeMonth``.
 - ROI = (realised value - total cost) / total cost; payback month = the first month in
   which cumulative realised value reaches cumulative cost.
 """
@@ -716,19 +722,17 @@ def _value_rows(
     initiative_ids: list[int] | None = None,
 ):
     as_of = _as_of(as_of)
-    spend = _scoped(SpendEntry.objects, user).filter(posted_on__lte=as_of)
-    measurements = _scoped(Measurement.objects, user).filter(measured_on__lte=as_of)
-    if initiative_ids is not None:
-        spend = spend.filter(initiative_id__in=initiative_ids)
-        measurements = measurements.filter(kpi__initiative_id__in=initiative_ids)
-    spend_ids, spend_params = _ids_sql(spend)
-    meas_ids, meas_params = _ids_sql(measurements)
     p = _Params(
         rep=settings.REPORTING_CURRENCY,
         one_time=CostKind.ONE_TIME.value,
         operational=CostKind.OPERATIONAL.value,
         business="business",
         increase="increase",
+        as_of=as_of,
+        month=as_of.replace(day=1),
+        spend_units=_unit_scope(SpendEntry, user),
+        value_units=_unit_scope(Measurement, user),
+        initiatives=initiative_ids,
     )
     p.add("WITH RECURSIVE")
     if by_unit or unit is not None:
@@ -741,73 +745,140 @@ def _value_rows(
         bucket_join = (
             "JOIN buckets bk ON bk.unit_id = {alias}.business_unit_id" if unit is not None else ""
         )
+    # Cost from the maintained spend rollup (finance.rollups), by initiative and month.
+    # The month of ``as_of`` comes from the rollup too unless something is posted after
+    # ``as_of`` in that month (then that one month is summed from the ledger). Currencies
+    # without a rate are looked up in the ledger only for months that have such postings.
+    in_scope = (
+        "(%(spend_units)s::bigint[] IS NULL OR {a}.business_unit_id = ANY(%(spend_units)s))"
+        " AND (%(initiatives)s::bigint[] IS NULL OR {a}.initiative_id = ANY(%(initiatives)s))"
+    )
     p.add(
-        f"""cost AS (
-        SELECT {key_src.format(alias="s")} AS key, date_trunc('month', s.posted_on)::date AS month,
-               SUM(s.amount * {_rate_expr("s", "currency", "er")}) AS cost,
-               SUM(s.amount * {_rate_expr("s", "currency", "er")})
-                   FILTER (WHERE s.kind = %(one_time)s) AS one_time,
-               SUM(s.amount * {_rate_expr("s", "currency", "er")})
-                   FILTER (WHERE s.kind = %(operational)s) AS operational,
-               ARRAY_AGG(DISTINCT s.currency)
-                   FILTER (WHERE {_rate_expr("s", "currency", "er")} IS NULL) AS missing
+        f"""later AS (
+        SELECT EXISTS (SELECT 1 FROM finance_spendentry WHERE posted_on > %(as_of)s
+                       AND posted_on < (%(month)s::date + interval '1 month')) AS found
+    ), spend_months AS (
+        SELECT r.initiative_id, r.business_unit_id, r.month, r.one_time, r.operational,
+               r.missing_entries
+        FROM finance_spendinitiativemonth r
+        WHERE {in_scope.format(a="r")} AND r.month <= %(month)s
+          AND (r.month < %(month)s OR NOT (SELECT found FROM later))
+        UNION ALL
+        SELECT s.initiative_id, s.business_unit_id, %(month)s::date,
+               COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on))
+                        FILTER (WHERE s.kind = %(one_time)s), 0),
+               COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on))
+                        FILTER (WHERE s.kind = %(operational)s), 0),
+               COUNT(*) FILTER (WHERE finance_rate_on(s.currency, s.posted_on) IS NULL)
         FROM finance_spendentry s
-        {_rate_join("s", "currency", "s.posted_on", "er")}
-        {bucket_join.format(alias="s")}
-        WHERE s.id IN ({spend_ids})
+        WHERE (SELECT found FROM later) AND {in_scope.format(a="s")}
+          AND s.posted_on >= %(month)s AND s.posted_on <= %(as_of)s
         GROUP BY 1, 2
-    ),""",
-        spend_params,
+    ), cost AS (
+        SELECT {key_src.format(alias="r")} AS key, r.month,
+               SUM(r.one_time + r.operational) AS cost,
+               SUM(r.one_time) AS one_time, SUM(r.operational) AS operational,
+               ARRAY_AGG(DISTINCT x.currency) FILTER (WHERE x.currency IS NOT NULL) AS missing
+        FROM spend_months r
+        {bucket_join.format(alias="r")}
+        LEFT JOIN LATERAL (
+            SELECT DISTINCT s.currency FROM finance_spendentry s
+            WHERE r.missing_entries > 0 AND s.initiative_id = r.initiative_id
+              AND s.business_unit_id = r.business_unit_id
+              AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
+              AND s.posted_on <= %(as_of)s AND finance_rate_on(s.currency, s.posted_on) IS NULL
+        ) x ON TRUE
+        GROUP BY 1, 2
+    ),"""
     )
     improvement = (
-        "(CASE WHEN k.direction = %(increase)s THEN m.value - k.baseline_value"
-        " ELSE k.baseline_value - m.value END)"
+        "(CASE WHEN k.direction = %(increase)s THEN kp.value - k.baseline_value"
+        " ELSE k.baseline_value - kp.value END)"
     )
-    # Honest value: a KPI's level counts once per cadence period (its latest measurement
-    # in the period), so value follows time and the KPI's cadence, never the number of
-    # rows someone recorded. Value of a period = level above baseline x value per unit.
-    period = (
-        "date_trunc(CASE k.cadence WHEN 'weekly' THEN 'week' WHEN 'quarterly' THEN 'quarter'"
-        " ELSE 'month' END, m.measured_on)"
+    # Honest value: every elapsed cadence period (week, month or quarter), from the KPI's
+    # first measurement up to and including the period of ``as_of``, counts once at the
+    # level of the latest measurement at or before it (carried forward), converted at the
+    # rate of that measurement's day. Value of a period = level above baseline x value
+    # per unit. So value follows time and the KPI's cadence, never the number of rows.
+    #
+    # Read from the maintained rollup (portfolio.value_rollup: one row per KPI period,
+    # its latest measurement); a period whose latest measurement is after ``as_of``
+    # takes its latest at or before ``as_of`` from the measurements.
+    #
+    # A level holds from its period until the KPI's next measured period. Rather than
+    # expanding every KPI into its periods, the levels become +/- steps summed per key and
+    # cadence, and only those sums are expanded into periods (keys x periods, not KPIs x
+    # periods), then into the months that hold each period's first day.
+    value_scope = (
+        "(%(value_units)s::bigint[] IS NULL OR r.business_unit_id = ANY(%(value_units)s))"
+        " AND (%(initiatives)s::bigint[] IS NULL OR r.initiative_id = ANY(%(initiatives)s))"
     )
     p.add(
-        f"""latest AS (
-        SELECT DISTINCT ON (m.kpi_id, {period})
-               m.kpi_id, m.measured_on, m.value
-        FROM portfolio_measurement m
-        JOIN portfolio_kpi k ON k.id = m.kpi_id
-        WHERE m.id IN ({meas_ids}) AND k.kind = %(business)s
-          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
-        ORDER BY m.kpi_id, {period}, m.measured_on DESC, m.id DESC
-    ),""",
-        meas_params,
-    )
-    p.add(
-        f"""value AS (
-        SELECT {key_src.format(alias="k")} AS key, date_trunc('month', m.measured_on)::date AS month,
-               SUM({improvement} * k.value_per_unit * {_rate_expr("k", "value_currency", "vr")})
-                   AS value,
-               ARRAY_AGG(DISTINCT k.value_currency)
-                   FILTER (WHERE {_rate_expr("k", "value_currency", "vr")} IS NULL) AS missing
-        FROM latest m
-        JOIN portfolio_kpi k ON k.id = m.kpi_id
-        {_rate_join("k", "value_currency", "m.measured_on", "vr")}
+        f"""kp AS (
+        SELECT r.kpi_id, r.period, COALESCE(l.measured_on, r.measured_on) AS measured_on,
+               COALESCE(l.value, r.value) AS value
+        FROM portfolio_kpiperiodvalue r
+        LEFT JOIN LATERAL (
+            SELECT m.measured_on, m.value FROM portfolio_measurement m
+            WHERE r.measured_on > %(as_of)s AND m.kpi_id = r.kpi_id
+              AND m.measured_on >= r.period AND m.measured_on <= %(as_of)s
+            ORDER BY m.measured_on DESC LIMIT 1
+        ) l ON TRUE
+        WHERE {value_scope} AND r.period <= %(as_of)s
+          AND (r.measured_on <= %(as_of)s OR l.measured_on IS NOT NULL)
+    ), seg AS (
+        SELECT {key_src.format(alias="k")} AS key, k.cadence, kp.period AS start,
+               LEAD(kp.period) OVER (PARTITION BY kp.kpi_id ORDER BY kp.period) AS next,
+               {improvement} * k.value_per_unit * vr.rate AS amount,
+               CASE WHEN vr.rate IS NULL THEN k.value_currency END AS missing
+        FROM kp
+        JOIN portfolio_kpi k ON k.id = kp.kpi_id
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN k.value_currency = %(rep)s THEN 1
+                        ELSE finance_rate_on(k.value_currency, kp.measured_on) END AS rate
+        ) vr
         {bucket_join.format(alias="k")}
+        WHERE k.kind = %(business)s
+          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
+    ), steps AS (
+        SELECT key, cadence, at, SUM(d) AS d FROM (
+            SELECT key, cadence, start AS at, COALESCE(amount, 0) AS d FROM seg
+            UNION ALL
+            SELECT key, cadence, next, -COALESCE(amount, 0) FROM seg WHERE next IS NOT NULL
+        ) x GROUP BY 1, 2, 3
+    ), levels AS (
+        SELECT key, cadence, at,
+               SUM(d) OVER (PARTITION BY key, cadence ORDER BY at) AS level,
+               LEAD(at) OVER (PARTITION BY key, cadence ORDER BY at) AS until
+        FROM steps
+    ), value AS (
+        SELECT l.key, date_trunc('month', pd)::date AS month, SUM(l.level) AS value
+        FROM levels l
+        CROSS JOIN LATERAL generate_series(
+            l.at::timestamp,
+            COALESCE(l.until - portfolio_kpi_period_step(l.cadence),
+                     portfolio_kpi_period(l.cadence, %(as_of)s)::timestamp),
+            portfolio_kpi_period_step(l.cadence)) pd
         GROUP BY 1, 2
     ),"""
     )
     p.add(
-        """monthly AS (
+        """missing AS (
+        SELECT key, ARRAY_AGG(DISTINCT currency) AS missing FROM (
+            SELECT key, unnest(missing) AS currency FROM cost
+            UNION ALL
+            SELECT key, missing FROM seg WHERE missing IS NOT NULL
+        ) x GROUP BY key
+    ), monthly AS (
         SELECT COALESCE(c.key, v.key) AS key, COALESCE(c.month, v.month) AS month,
                COALESCE(c.cost, 0) AS cost, c.one_time, c.operational, v.value,
-               (v.key IS NOT NULL) AS measured,
-               COALESCE(c.missing, '{}') || COALESCE(v.missing, '{}') AS missing
+               (v.key IS NOT NULL) AS measured
         FROM cost c FULL OUTER JOIN value v ON c.key = v.key AND c.month = v.month
     ), cumulative AS (
         SELECT *, SUM(cost) OVER w AS cum_cost, SUM(COALESCE(value, 0)) OVER w AS cum_value
         FROM monthly WINDOW w AS (PARTITION BY key ORDER BY month)
     ), totals AS (
-        SELECT key,
+        SELECT c.key,
                ROUND(COALESCE(SUM(one_time), 0), 2) AS one_time_cost,
                ROUND(COALESCE(SUM(operational), 0), 2) AS operational_cost,
                ROUND(SUM(cost), 2) AS total_cost,
@@ -815,10 +886,9 @@ def _value_rows(
                    AS realised_value,
                MIN(month) FILTER (WHERE measured AND cum_cost > 0 AND cum_value >= cum_cost)
                    AS payback_month,
-               (SELECT ARRAY_AGG(DISTINCT x) FROM cumulative c2, unnest(c2.missing) AS x
-                WHERE c2.key = cumulative.key) AS missing
-        FROM cumulative
-        GROUP BY key
+               MIN(mi.missing) AS missing
+        FROM cumulative c LEFT JOIN missing mi ON mi.key = c.key
+        GROUP BY c.key
     )"""
     )
     if by_unit:
@@ -895,9 +965,11 @@ def initiative_value(
     spending or not. One query.
 
     Realised value of a business KPI with a baseline and a value per unit: for each
-    cadence period (week, month or quarter) with a measurement, the latest measurement's
-    improvement over the baseline times the value per unit, converted at the rate of its
-    day. Recording the same level ten times in a month counts once."""
+    elapsed cadence period (week, month or quarter) from its first measurement to the
+    period of ``as_of``, the level of the latest measurement at or before that period
+    (carried forward) above the baseline, times the value per unit, converted at the rate
+    of that measurement's day. Recording the same level ten times in a month counts once;
+    a KPI measured in January and April counts February and March at January's level."""
     return _value_rows(
         user=user, by_unit=False, unit=unit, as_of=as_of, initiative_ids=initiative_ids
     )

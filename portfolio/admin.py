@@ -132,3 +132,23 @@ class ScorecardSnapshotAdmin(ScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.KPIPeriodValue)
+class KPIPeriodValueAdmin(ScopedAdmin):
+    """The value rollup, maintained by database triggers from the measurements: read-only."""
+
+    list_display = ["kpi", "period", "measured_on", "value", "business_unit"]
+    list_filter = ["period"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

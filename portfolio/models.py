@@ -481,3 +481,38 @@ class ScorecardSnapshot(UnitOwned):
 
     def __str__(self) -> str:
         return f"Scorecard {self.business_unit_id} {self.month:%Y-%m}"
+
+
+class KPIPeriodValue(models.Model):
+    """The maintained value rollup: per KPI and cadence period (the week, month or
+    quarter of the KPI's cadence, by its first day), the latest measurement of the period
+    (its day and value). Kept exact by database triggers on ``portfolio_measurement`` and
+    ``portfolio_kpi`` (``portfolio.value_rollup``), so ``finance.selectors`` reads one row
+    per KPI period instead of every measurement. The money (level above baseline x value
+    per unit) is computed when read, from the KPI row, so editing a KPI's baseline,
+    direction, value per unit or kind needs no rebuild; a change of cadence re-buckets."""
+
+    kpi = models.ForeignKey(KPI, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    period = models.DateField(help_text="First day of the KPI's cadence period")
+    measured_on = models.DateField(help_text="Day of the period's latest measurement")
+    value = models.DecimalField(max_digits=18, decimal_places=4)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "period"], name="kpi_period_value_key"),
+        ]
+        indexes = [
+            models.Index(fields=["business_unit", "period"], name="kpi_period_value_unit"),
+            models.Index(fields=["initiative", "period"], name="kpi_period_value_init"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi_id} {self.period}: {self.value} ({self.measured_on})"

@@ -138,6 +138,21 @@ class MeasurementFactory(factory.django.DjangoModelFactory):
     value = Decimal("100")
 
 
+class KPIPeriodValueFactory(factory.django.DjangoModelFactory):
+    """A value rollup row is written by the measurements' triggers: record a measurement,
+    return its KPI period's row."""
+
+    class Meta:
+        model = pf.KPIPeriodValue
+
+    kpi = factory.SubFactory(KPIFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        measurement = MeasurementFactory(kpi=kwargs["kpi"])
+        return model_class.objects.get(kpi=measurement.kpi, measured_on=measurement.measured_on)
+
+
 class StageTransitionFactory(_OfInitiative):
     class Meta:
         model = pf.StageTransition

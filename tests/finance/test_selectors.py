@@ -252,15 +252,16 @@ def kpis(ledger, initiative_a, initiative_a_child, initiative_b):
 def test_initiative_value_roi_and_payback(kpis, finance):
     rows = {r.code: r for r in selectors.initiative_value(user=finance, as_of=AS_OF)}
     a = rows["AI-A-1"]
-    # 20 fewer minutes x 10 EUR x 1.10 + 30 x 10 EUR x 1.20 = 220 + 360.
-    assert a.realised_value == D("580.00")
+    # Carried forward: April to August at 20 fewer minutes x 10 EUR x 1.10 (the rate of
+    # 15 April), September to November at 30 x 10 EUR x 1.20 = 1,100 + 1,080.
+    assert a.realised_value == D("2180.00")
     assert a.total_cost == D("15600.00")
     assert (a.one_time_cost, a.operational_cost) == (D("10000.00"), D("5600.00"))
-    assert a.roi == D("-0.9628")
+    assert a.roi == D("-0.8603")
     assert a.payback_month is None
     assert a.missing_rates == ["GBP"]
     b = rows["AI-B-1"]
-    assert (b.realised_value, b.total_cost, b.roi) == (D("10000.00"), D("8000.00"), D("0.2500"))
+    assert (b.realised_value, b.total_cost, b.roi) == (D("15000.00"), D("8000.00"), D("0.8750"))
     assert b.payback_month == dt.date(2026, 9, 1)  # 5,000 of value against 4,000 spent
     child = rows["AI-A-2"]  # only a technical KPI: value is not measured, not zero
     assert child.realised_value is None and child.roi is None and not child.measured
@@ -270,7 +271,7 @@ def test_initiative_value_roi_and_payback(kpis, finance):
 def test_unit_value_rolls_children_up(kpis, finance, unit_a, unit_b):
     rows = {r.name: r for r in selectors.unit_value(user=finance, as_of=AS_OF)}
     assert rows[unit_a.name].total_cost == D("17600.00")
-    assert rows[unit_a.name].realised_value == D("580.00")
+    assert rows[unit_a.name].realised_value == D("2180.00")
     assert rows[unit_b.name].payback_month == dt.date(2026, 9, 1)
 
 

@@ -74,6 +74,10 @@ FACTORIES = {
     "finance.SpendInitiativeMonth": lambda unit: f.SpendInitiativeMonthFactory(
         initiative__business_unit=unit
     ),
+    # Value rollup rows: written by the measurements' triggers.
+    "portfolio.KPIPeriodValue": lambda unit: f.KPIPeriodValueFactory(
+        kpi__initiative__business_unit=unit
+    ),
     "governance.AISystem": lambda unit: f.AISystemFactory(initiative__business_unit=unit),
     "governance.Dataset": lambda unit: f.DatasetFactory(initiative__business_unit=unit),
     "governance.ModelVersion": lambda unit: f.ModelVersionFactory(

@@ -1,0 +1,182 @@
+"""The maintained value rollup (``KPIPeriodValue``): its SQL.
+
+One row per KPI and cadence period holding the period's latest measurement (day and
+value). PostgreSQL keeps it exact, not the app: statement-level ``AFTER`` triggers on
+``portfolio_measurement`` read the statement's transition tables, find the (KPI, period)
+pairs the statement touched, and recompute exactly those from the measurements (an index
+lookup on ``one_measurement_per_day`` each). Every path that writes measurements (the
+``measurement_record`` service behind the form and the API, ``bulk_create`` or raw SQL
+imports, deletes, a cascade from a deleted KPI, the move of an initiative) keeps it
+exact without knowing it exists.
+
+A KPI update that changes its cadence (the periods), its initiative or its unit (the
+scope columns) recomputes that KPI's rows; a deleted KPI loses its rows. Baseline,
+direction, value per unit, currency and kind are read from the KPI when the value is
+computed (``finance.selectors._value_rows``), so changing them needs no rebuild.
+
+"Latest" is not additive like a sum, so two transactions recording measurements of the
+same KPI are serialised on that KPI's row (``FOR NO KEY UPDATE``, which does not conflict
+with the key-share lock the measurement's foreign key takes): the second recomputes after
+the first commits and sees its rows.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+#: The first day of the cadence period holding ``day`` (weeks start on Monday).
+PERIOD_SQL = """
+CREATE OR REPLACE FUNCTION portfolio_kpi_period(cadence varchar, day date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT date_trunc(CASE cadence WHEN 'weekly' THEN 'week' WHEN 'quarterly' THEN 'quarter'
+                      ELSE 'month' END, day)::date
+$$;
+
+CREATE OR REPLACE FUNCTION portfolio_kpi_period_step(cadence varchar) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE cadence WHEN 'weekly' THEN interval '1 week'
+                        WHEN 'quarterly' THEN interval '3 months' ELSE interval '1 month' END
+$$;
+"""
+
+
+def _refresh(touched: str) -> str:
+    """SQL recomputing the rollup rows of the (kpi_id, measured_on) rows of ``touched``."""
+    pairs = f"""SELECT DISTINCT s.kpi_id, portfolio_kpi_period(k.cadence, s.measured_on) AS period
+        FROM ({touched}) s JOIN portfolio_kpi k ON k.id = s.kpi_id"""
+    return f"""
+    PERFORM 1 FROM portfolio_kpi WHERE id IN (SELECT kpi_id FROM ({touched}) s)
+        ORDER BY id FOR NO KEY UPDATE;
+    DELETE FROM portfolio_kpiperiodvalue r USING ({pairs}) t
+        WHERE r.kpi_id = t.kpi_id AND r.period = t.period;
+    INSERT INTO portfolio_kpiperiodvalue
+        (kpi_id, initiative_id, business_unit_id, period, measured_on, value)
+    SELECT t.kpi_id, k.initiative_id, k.business_unit_id, t.period, l.measured_on, l.value
+    FROM ({pairs}) t
+    JOIN portfolio_kpi k ON k.id = t.kpi_id
+    JOIN LATERAL (
+        SELECT m.measured_on, m.value FROM portfolio_measurement m
+        WHERE m.kpi_id = t.kpi_id AND m.measured_on >= t.period
+          AND m.measured_on < t.period + portfolio_kpi_period_step(k.cadence)
+        ORDER BY m.measured_on DESC LIMIT 1
+    ) l ON TRUE;"""
+
+
+def _rebuild_kpis(where: str) -> str:
+    """SQL recomputing every rollup row of the KPIs matching ``where`` (on ``k``), set-based."""
+    return f"""
+    DELETE FROM portfolio_kpiperiodvalue r USING portfolio_kpi k
+        WHERE r.kpi_id = k.id AND ({where});
+    INSERT INTO portfolio_kpiperiodvalue
+        (kpi_id, initiative_id, business_unit_id, period, measured_on, value)
+    SELECT DISTINCT ON (m.kpi_id, portfolio_kpi_period(k.cadence, m.measured_on))
+           m.kpi_id, k.initiative_id, k.business_unit_id,
+           portfolio_kpi_period(k.cadence, m.measured_on), m.measured_on, m.value
+    FROM portfolio_measurement m JOIN portfolio_kpi k ON k.id = m.kpi_id
+    WHERE {where}
+    ORDER BY m.kpi_id, portfolio_kpi_period(k.cadence, m.measured_on), m.measured_on DESC;"""
+
+
+INSTALL_SQL = f"""
+{PERIOD_SQL}
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_insert() RETURNS trigger
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    {_refresh("SELECT kpi_id, measured_on FROM new_rows")}
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_delete() RETURNS trigger
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    {_refresh("SELECT kpi_id, measured_on FROM old_rows")}
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_update() RETURNS trigger
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    {
+    _refresh(
+        "SELECT o.kpi_id, o.measured_on FROM old_rows o JOIN new_rows n ON n.id = o.id"
+        " WHERE (o.kpi_id, o.measured_on, o.value, o.business_unit_id)"
+        " IS DISTINCT FROM (n.kpi_id, n.measured_on, n.value, n.business_unit_id)"
+        " UNION SELECT n.kpi_id, n.measured_on FROM old_rows o JOIN new_rows n ON n.id = o.id"
+        " WHERE (o.kpi_id, o.measured_on, o.value, o.business_unit_id)"
+        " IS DISTINCT FROM (n.kpi_id, n.measured_on, n.value, n.business_unit_id)"
+    )
+}
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_kpi_update() RETURNS trigger
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    {
+    _rebuild_kpis(
+        "k.id IN (SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id"
+        " WHERE (o.cadence, o.initiative_id, o.business_unit_id)"
+        " IS DISTINCT FROM (n.cadence, n.initiative_id, n.business_unit_id))"
+    )
+}
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_kpi_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN
+    DELETE FROM portfolio_kpiperiodvalue WHERE kpi_id IN (SELECT id FROM old_rows);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION portfolio_value_rollup_rebuild() RETURNS void
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    LOCK TABLE portfolio_measurement IN SHARE MODE;
+    {_rebuild_kpis("TRUE")}
+END $$;
+
+DROP TRIGGER IF EXISTS value_rollup_insert ON portfolio_measurement;
+CREATE TRIGGER value_rollup_insert AFTER INSERT ON portfolio_measurement
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_insert();
+DROP TRIGGER IF EXISTS value_rollup_update ON portfolio_measurement;
+CREATE TRIGGER value_rollup_update AFTER UPDATE ON portfolio_measurement
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_update();
+DROP TRIGGER IF EXISTS value_rollup_delete ON portfolio_measurement;
+CREATE TRIGGER value_rollup_delete AFTER DELETE ON portfolio_measurement
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_delete();
+DROP TRIGGER IF EXISTS value_rollup_kpi_update ON portfolio_kpi;
+CREATE TRIGGER value_rollup_kpi_update AFTER UPDATE ON portfolio_kpi
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_kpi_update();
+DROP TRIGGER IF EXISTS value_rollup_kpi_delete ON portfolio_kpi;
+CREATE TRIGGER value_rollup_kpi_delete AFTER DELETE ON portfolio_kpi
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_kpi_delete();
+"""
+
+UNINSTALL_SQL = """
+DROP TRIGGER IF EXISTS value_rollup_insert ON portfolio_measurement;
+DROP TRIGGER IF EXISTS value_rollup_update ON portfolio_measurement;
+DROP TRIGGER IF EXISTS value_rollup_delete ON portfolio_measurement;
+DROP TRIGGER IF EXISTS value_rollup_kpi_update ON portfolio_kpi;
+DROP TRIGGER IF EXISTS value_rollup_kpi_delete ON portfolio_kpi;
+DROP FUNCTION IF EXISTS portfolio_value_rollup_rebuild();
+DROP FUNCTION IF EXISTS portfolio_value_rollup_kpi_delete();
+DROP FUNCTION IF EXISTS portfolio_value_rollup_kpi_update();
+DROP FUNCTION IF EXISTS portfolio_value_rollup_update();
+DROP FUNCTION IF EXISTS portfolio_value_rollup_delete();
+DROP FUNCTION IF EXISTS portfolio_value_rollup_insert();
+DROP FUNCTION IF EXISTS portfolio_kpi_period_step(varchar);
+DROP FUNCTION IF EXISTS portfolio_kpi_period(varchar, date);
+"""
+
+
+def install() -> None:
+    """(Re)create the functions and triggers."""
+    with connection.cursor() as cursor:
+        cursor.execute(INSTALL_SQL)
+
+
+def rebuild() -> None:
+    """Recompute the whole rollup from the measurements."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT portfolio_value_rollup_rebuild()")

@@ -294,3 +294,24 @@ def test_a_model_versions_creator_agrees_with_its_history(pmo, lead_a, member_a,
     version = ModelVersion.objects.get(version="9.9.9")
     (insert,) = AuditLog(event_model="governance.ModelVersion").page().events
     assert insert.actor == version.created_by == lead_a
+
+
+def test_audit_log_filters_by_username_without_listing_every_user(client, pmo, lead_a, unit_a):
+    """#15: the "Changed by" filter is a username field, not a drop-down of every user
+    (2,000 at enterprise size); an unknown name is a field error, not an empty page."""
+    from django.contrib.auth import get_user_model
+
+    for n in range(30):
+        get_user_model().objects.create(username=f"someone-{n:02}")
+    with acting_as(lead_a):
+        f.InitiativeFactory(business_unit=unit_a, name="Lead's own")
+    client.force_login(pmo)
+    url = reverse("governance:audit_log")
+    page = client.get(url).content.decode()
+    assert "someone-07" not in page and "<select" not in page.split('name="user"')[0][-300:]
+    found = client.get(url, {"user": lead_a.username})
+    assert found.status_code == 200
+    assert found.context["page"].events
+    assert {e.user_id for e in found.context["page"].events} == {lead_a.pk}
+    unknown = client.get(url, {"user": "nobody-here"})
+    assert "No user with this username" in unknown.content.decode()

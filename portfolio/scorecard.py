@@ -1,31 +1,47 @@
 """The scaling scorecard: for each business unit (with its child units), a score from 0 to
 100 on each of the eight dimensions of scaling, computed from the records, each with the
-parts it is made of.
+parts it is made of (a dimension with several parts scores the mean of the parts that
+have something to judge).
 
 - strategic alignment: active initiatives linked to a strategic objective;
-- infrastructure, security and governance: gate criteria of that dimension met, over every
-  gate review of the unit (the checklists' snapshots);
+- infrastructure: production initiatives with a model version in production, with
+  automated retraining (a retraining interval on the production version), and monitored
+  (an operational KPI measured in the last 60 days); controls of the infrastructure
+  dimension attested; infrastructure gate criteria met;
+- security and governance: required controls attested (every control that applies to an
+  active initiative by ``governance.models.control_applies`` and its stage, attested and
+  not expired, or marked not applicable); active initiatives with a current risk
+  assessment not overdue for review; security gate criteria met;
 - culture and adoption: people of the unit trained (at least one completion) and users
   active among those eligible on the production initiatives' latest adoption snapshot
   (the two averaged: training beside adoption);
-- financial model: production initiatives with an approved operational budget;
+- financial model: the operational share of spend (operational / all spend of the
+  unit's production initiatives over the last 12 months, in the reporting currency, from
+  the maintained spend rollup ``finance_spendinitiativemonth``);
 - measurement: active initiatives with a business KPI that has a baseline;
 - organisational structure: active initiatives with a requirements owner, an operator and an
   accountable executive named;
 - integration depth: production initiatives' integration, standalone 0 to automated 100.
 
-One query for any number of units (a recursive unit tree, aggregates per unit). Composed in
-portfolio because it reads finance's budgets and governance's gate criteria (by table, in
-SQL: no import of either app).
+A control's dimension is its standard's; a control without a standard is a security and
+governance control.
+
+Two queries for any number of units: one (a recursive unit tree, aggregates per unit)
+reads the tables of portfolio, finance and governance by name (no import of either app);
+the other counts required and attested controls through governance's one rule of which
+controls apply (``control_applies``), per unit.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from portfolio.choices import ACTIVE_STAGES, Dimension
 
@@ -40,6 +56,8 @@ class Part:
     numerator: int
     denominator: int
     url: str = ""
+    #: The currency when numerator and denominator are amounts (whole units), else "".
+    currency: str = ""
 
     @property
     def share(self) -> Decimal | None:
@@ -91,8 +109,22 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
                                   AND a.role = ANY(%(roles)s)) = %(nroles)s) AS staffed,
         COUNT(*) FILTER (WHERE stage = ANY(%(production)s)) AS production,
         COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
-            SELECT 1 FROM finance_budget bu WHERE bu.initiative_id = ini.id
-              AND bu.kind = 'operational' AND bu.status = 'approved')) AS funded,
+            SELECT 1 FROM governance_aisystem sy
+            JOIN governance_modelversion mv ON mv.ai_system_id = sy.id
+            WHERE sy.initiative_id = ini.id AND mv.status = 'production')) AS deployed,
+        COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
+            SELECT 1 FROM governance_aisystem sy
+            JOIN governance_modelversion mv ON mv.ai_system_id = sy.id
+            WHERE sy.initiative_id = ini.id AND mv.status = 'production'
+              AND mv.retrain_interval_days IS NOT NULL)) AS retrained,
+        COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
+            SELECT 1 FROM portfolio_kpi k JOIN portfolio_measurement m ON m.kpi_id = k.id
+            WHERE k.initiative_id = ini.id AND k.kind = 'operational'
+              AND m.measured_on >= %(monitored_since)s)) AS monitored,
+        COUNT(*) FILTER (WHERE EXISTS (
+            SELECT 1 FROM governance_riskassessment ra WHERE ra.initiative_id = ini.id
+              AND ra.status IN ('current', 'reopened')
+              AND (ra.next_review_due IS NULL OR ra.next_review_due >= %(today)s))) AS assessed,
         COALESCE(SUM(CASE integration_depth WHEN 'on_request' THEN 1 WHEN 'embedded' THEN 2
                       WHEN 'automated' THEN 3 ELSE 0 END)
                  FILTER (WHERE stage = ANY(%(production)s)), 0) AS depth_points
@@ -121,11 +153,24 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
           WHERE ini.stage = ANY(%(production)s)
           ORDER BY a.initiative_id, a.as_of DESC) latest
     GROUP BY bucket_id
+), spend AS (
+    SELECT ini.bucket_id,
+           ROUND(SUM(r.operational)) AS operational,
+           ROUND(SUM(r.one_time + r.operational)) AS total
+    FROM finance_spendinitiativemonth r JOIN ini ON ini.id = r.initiative_id
+    WHERE ini.stage = ANY(%(production)s) AND r.month >= %(spend_since)s
+    GROUP BY ini.bucket_id
+), tree AS (
+    SELECT bucket_id, ARRAY_AGG(unit_id) AS unit_ids FROM buckets GROUP BY bucket_id
 )
-SELECT u.id AS unit_id, u.name AS unit_name,
+SELECT u.id AS unit_id, u.name AS unit_name, tree.unit_ids,
        COALESCE(s.active, 0) AS active, COALESCE(s.aligned, 0) AS aligned,
        COALESCE(s.measured, 0) AS measured, COALESCE(s.staffed, 0) AS staffed,
-       COALESCE(s.production, 0) AS production, COALESCE(s.funded, 0) AS funded,
+       COALESCE(s.production, 0) AS production, COALESCE(s.deployed, 0) AS deployed,
+       COALESCE(s.retrained, 0) AS retrained, COALESCE(s.monitored, 0) AS monitored,
+       COALESCE(s.assessed, 0) AS assessed,
+       COALESCE(spend.operational, 0) AS spend_operational,
+       COALESCE(spend.total, 0) AS spend_total,
        COALESCE(s.depth_points, 0) AS depth_points,
        COALESCE(crit.infra_total, 0) AS infra_total, COALESCE(crit.infra_met, 0) AS infra_met,
        COALESCE(crit.sec_total, 0) AS sec_total, COALESCE(crit.sec_met, 0) AS sec_met,
@@ -138,6 +183,8 @@ LEFT JOIN s ON s.bucket_id = u.id
 LEFT JOIN crit ON crit.bucket_id = u.id
 LEFT JOIN ppl ON ppl.bucket_id = u.id
 LEFT JOIN adoption ON adoption.bucket_id = u.id
+LEFT JOIN spend ON spend.bucket_id = u.id
+LEFT JOIN tree ON tree.bucket_id = u.id
 WHERE u.id = ANY(%(units)s)
 ORDER BY u.name
 """
@@ -160,8 +207,49 @@ def _build(r: dict) -> Scorecard:
         reverse("governance:gate_review_list") if _has_url("governance:gate_review_list") else ""
     )
     aligned = Part("Active initiatives linked to an objective", r["aligned"], r["active"], listing)
-    infra = Part("Infrastructure gate criteria met", r["infra_met"], r["infra_total"], gates)
-    sec = Part("Security and governance gate criteria met", r["sec_met"], r["sec_total"], gates)
+    production = listing + "&stage=initial_production"
+    controls = (
+        reverse("governance:attestation_list") if _has_url("governance:attestation_list") else ""
+    )
+    infra_att, infra_req = r["controls"].get(Dimension.INFRASTRUCTURE, (0, 0))
+    sec_att, sec_req = r["controls"].get(Dimension.SECURITY_GOVERNANCE, (0, 0))
+    infra = [
+        Part(
+            "Production initiatives with a model version in production",
+            r["deployed"],
+            r["production"],
+            production,
+        ),
+        Part(
+            "Production initiatives with automated retraining (a retraining interval)",
+            r["retrained"],
+            r["production"],
+            production,
+        ),
+        Part(
+            "Production initiatives monitored (an operational KPI measured in 60 days)",
+            r["monitored"],
+            r["production"],
+            production,
+        ),
+        Part("Infrastructure controls attested", infra_att, infra_req, controls),
+        Part("Infrastructure gate criteria met", r["infra_met"], r["infra_total"], gates),
+    ]
+    sec = [
+        Part(
+            "Controls required of active initiatives that are attested",
+            sec_att,
+            sec_req,
+            controls,
+        ),
+        Part(
+            "Active initiatives with a current risk assessment (review not overdue)",
+            r["assessed"],
+            r["active"],
+            listing,
+        ),
+        Part("Security and governance gate criteria met", r["sec_met"], r["sec_total"], gates),
+    ]
     trained = Part(
         f"People of the unit trained ({r['completions']} completions)",
         r["trained"],
@@ -174,11 +262,14 @@ def _build(r: dict) -> Scorecard:
         r["eligible"],
         listing + "&stage=initial_production",
     )
-    funded = Part(
-        "Production initiatives with an approved operational budget",
-        r["funded"],
-        r["production"],
-        listing + "&stage=initial_production",
+    operational = Part(
+        "Operational share of the production initiatives' spend, last 12 months",
+        int(r["spend_operational"]),
+        int(r["spend_total"]),
+        reverse("finance:spend_list") + f"?business_unit={uid}&kind=operational"
+        if _has_url("finance:spend_list")
+        else "",
+        currency=settings.REPORTING_CURRENCY,
     )
     measured = Part(
         "Active initiatives with a business KPI and a baseline", r["measured"], r["active"], listing
@@ -199,10 +290,10 @@ def _build(r: dict) -> Scorecard:
     D = Dimension
     dims = [
         (D.STRATEGIC_ALIGNMENT, _pct(aligned), [aligned]),
-        (D.INFRASTRUCTURE, _pct(infra), [infra]),
-        (D.SECURITY_GOVERNANCE, _pct(sec), [sec]),
+        (D.INFRASTRUCTURE, _mean([_pct(p) for p in infra]), infra),
+        (D.SECURITY_GOVERNANCE, _mean([_pct(p) for p in sec]), sec),
         (D.CULTURE_ADOPTION, _mean([_pct(trained), _pct(adopted)]), [trained, adopted]),
-        (D.FINANCIAL_MODEL, _pct(funded), [funded]),
+        (D.FINANCIAL_MODEL, _pct(operational), [operational]),
         (D.MEASUREMENT, _pct(measured), [measured]),
         (D.ORGANISATIONAL_STRUCTURE, _pct(staffed), [staffed]),
         (D.INTEGRATION_DEPTH, _pct(depth), [depth]),
@@ -227,11 +318,99 @@ def _has_url(name: str) -> bool:
     return True
 
 
-def scorecards(unit_ids: list[int]) -> list[Scorecard]:
+def _months_back(day, months: int):
+    import datetime as dt
+
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def controls_by_unit(unit_ids, *, today=None) -> dict[int, dict[str, tuple[int, int]]]:
+    """Per unit (its own initiatives, not its children's): for each dimension, (attested,
+    required) controls of its active initiatives. A control is required of an initiative
+    when ``governance.models.control_applies`` (tiers and source) says so and the
+    initiative has reached the control's ``applies_from_stage``; attested means attested
+    and not expired, or marked not applicable. One query."""
+
+    from django.db.models import (
+        Case,
+        Count,
+        Exists,
+        F,
+        IntegerField,
+        OuterRef,
+        Q,
+        Subquery,
+        Sum,
+        Value,
+        When,
+    )
+    from django.db.models.functions import Coalesce
+
+    from governance.models import Control, ControlAttestation, control_applies
+    from portfolio.choices import STAGE_ORDER
+    from portfolio.models import Initiative
+    from portfolio.selectors import stage_rank
+
+    today = today or timezone.localdate()
+    valid = ControlAttestation.objects.filter(
+        initiative_id=OuterRef(OuterRef("pk")), control_id=OuterRef("pk")
+    ).filter(
+        Q(status=ControlAttestation.Status.NOT_APPLICABLE)
+        | Q(status=ControlAttestation.Status.ATTESTED)
+        & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+    )
+    control_rank = Case(
+        *[When(applies_from_stage=s, then=Value(i)) for s, i in STAGE_ORDER.items()],
+        default=Value(99),
+        output_field=IntegerField(),
+    )
+    required = (
+        Control.objects.filter(
+            control_applies(tier=OuterRef("risk_tier"), source=OuterRef("source"))
+        )
+        .annotate(
+            rank=control_rank,
+            dim=Coalesce(F("standard__dimension"), Value(Dimension.SECURITY_GOVERNANCE.value)),
+        )
+        .filter(rank__lte=OuterRef("stage_rank"))
+        .order_by()
+    )
+
+    def count(dimension: str, attested: bool):
+        qs = required.filter(dim=dimension)
+        if attested:
+            qs = qs.filter(Exists(valid))
+        counted = qs.values(k=Value(1)).annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted[:1]), Value(0))
+
+    dims = [Dimension.INFRASTRUCTURE.value, Dimension.SECURITY_GOVERNANCE.value]
+    per_initiative = {
+        f"{d}_{what}": count(d, what == "att") for d in dims for what in ("req", "att")
+    }
+    rows = (
+        Initiative.objects.filter(business_unit_id__in=list(unit_ids), stage__in=ACTIVE)
+        .exclude(status=Initiative.Status.CLOSED)
+        .annotate(stage_rank=stage_rank(), **per_initiative)
+        .values("business_unit_id")
+        .annotate(**{f"sum_{k}": Sum(k) for k in per_initiative})
+        .order_by()
+    )
+    out: dict[int, dict[str, tuple[int, int]]] = {}
+    for row in rows:
+        out[row["business_unit_id"]] = {
+            d: (row[f"sum_{d}_att"] or 0, row[f"sum_{d}_req"] or 0) for d in dims
+        }
+    return out
+
+
+def scorecards(unit_ids: list[int], *, today=None) -> list[Scorecard]:
     """Scorecards of ``unit_ids`` (each with its child units), by unit name. The caller
-    decides which units the user may see (``BusinessUnit.objects.visible_to``). One query."""
+    decides which units the user may see (``BusinessUnit.objects.visible_to``). Two
+    queries (the controls through governance's rule of which controls apply)."""
     if not unit_ids:
         return []
+    today = today or timezone.localdate()
     with connection.cursor() as cursor:
         cursor.execute(
             SQL,
@@ -241,10 +420,22 @@ def scorecards(unit_ids: list[int]) -> list[Scorecard]:
                 "production": PRODUCTION,
                 "roles": KEY_ROLES,
                 "nroles": len(KEY_ROLES),
+                "today": today,
+                "monitored_since": today - _dt.timedelta(days=60),
+                "spend_since": _months_back(today, 11),
             },
         )
         cols = [c.name for c in cursor.description]
         rows = [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+    every_unit = {u for r in rows for u in (r["unit_ids"] or [])}
+    by_unit = controls_by_unit(every_unit, today=today)
+    for r in rows:
+        totals: dict[str, tuple[int, int]] = {}
+        for unit in r["unit_ids"] or []:
+            for dim, (att, req) in by_unit.get(unit, {}).items():
+                a, q = totals.get(dim, (0, 0))
+                totals[dim] = (a + att, q + req)
+        r["controls"] = totals
     return [_build(r) for r in rows]
 
 

@@ -105,6 +105,9 @@ class ScorePartSerializer(serializers.Serializer):
     denominator = serializers.IntegerField()
     share = serializers.DecimalField(max_digits=6, decimal_places=4, allow_null=True)
     url = serializers.CharField()
+    currency = serializers.CharField(
+        help_text="Set when numerator and denominator are amounts (whole units of it)"
+    )
 
 
 class DimensionScoreSerializer(serializers.Serializer):

@@ -354,6 +354,16 @@ class KPI(UnitOwned):
                 name="kpi_target_after_baseline",
                 violation_error_message="The target date must come after the baseline date.",
             ),
+            # The target improves on the baseline in the KPI's direction (clean() says which
+            # field is wrong; this holds for every path, bulk writes and imports included).
+            models.CheckConstraint(
+                condition=Q(baseline_value__isnull=True)
+                | Q(target_value__isnull=True)
+                | Q(direction="increase", target_value__gt=F("baseline_value"))
+                | Q(direction="decrease", target_value__lt=F("baseline_value")),
+                name="kpi_target_improves",
+                violation_error_message="The target must improve on the baseline.",
+            ),
         ]
 
     def clean(self):

@@ -939,6 +939,12 @@ class Command(BaseCommand):
         name, category, unit, value_per_unit = spec
         started = initiative.started_on
         no_baseline = initiative.stage == Stage.PROOF_OF_CONCEPT and self.rng.random() < 0.4
+        decrease = category == "risk_mitigated" and unit.startswith("%")
+        baseline, target = Decimal(0), self._target(value_per_unit)
+        if decrease:
+            # Lower is better (an error rate in %): the target is below the baseline, as
+            # the kpi_target_improves constraint requires.
+            baseline, target = Decimal(12), Decimal(6)
         out = [
             KPI(
                 initiative=initiative,
@@ -947,12 +953,10 @@ class Command(BaseCommand):
                 kind=KPI.Kind.BUSINESS,
                 category=category,
                 unit=unit,
-                direction=KPI.Direction.DECREASE
-                if category == "risk_mitigated" and unit.startswith("%")
-                else KPI.Direction.INCREASE,
-                baseline_value=None if no_baseline else Decimal(0),
+                direction=KPI.Direction.DECREASE if decrease else KPI.Direction.INCREASE,
+                baseline_value=None if no_baseline else baseline,
                 baseline_date=None if no_baseline else started,
-                target_value=self._target(value_per_unit),
+                target_value=target,
                 target_date=started + timedelta(days=540),
                 cadence=KPI.Cadence.MONTHLY,
                 value_per_unit=Decimal(str(value_per_unit)) if value_per_unit is not None else None,
@@ -1027,13 +1031,17 @@ class Command(BaseCommand):
             step = {Stage.SCALED_DEPLOYMENT: 1.6, Stage.INSTITUTIONAL: 2.2}.get(
                 initiative.stage, 1.0
             )
-            value = float(kpi.baseline_value or 0)
+            baseline = float(kpi.baseline_value or 0)
             target = float(kpi.target_value or 100)
             for k, month in enumerate(months):
                 if kpi.kind == KPI.Kind.TECHNICAL:
                     value = min(98.0, 70 + k * 2.1 + self.rng.uniform(-1, 1))
                 else:
-                    value = max(0.0, target * step * (k + 1) / 14 * self.rng.uniform(0.8, 1.15))
+                    progress = step * (k + 1) / 14 * self.rng.uniform(0.8, 1.15)
+                    if kpi.direction == KPI.Direction.DECREASE:
+                        value = max(0.0, baseline - (baseline - target) * progress)
+                    else:
+                        value = max(0.0, target * progress)
                 if kpi.kind == KPI.Kind.TECHNICAL and k % 3:
                     continue
                 rows.append(

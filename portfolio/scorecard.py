@@ -4,8 +4,9 @@ parts it is made of (a dimension with several parts scores the mean of the parts
 have something to judge).
 
 - strategic alignment: active initiatives linked to a strategic objective;
-- infrastructure: production initiatives with a model version in production, with
-  automated retraining (a retraining interval on the production version), and monitored
+- infrastructure: production initiatives with a model version in production, retrained
+  on schedule (the production version revalidated within its retraining interval: a
+  pipeline that runs, not only one that is configured), and monitored
   (an operational KPI measured in the last 60 days); controls of the infrastructure
   dimension attested; infrastructure gate criteria met;
 - security and governance: required controls attested (every control that applies to an
@@ -116,7 +117,9 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
             SELECT 1 FROM governance_aisystem sy
             JOIN governance_modelversion mv ON mv.ai_system_id = sy.id
             WHERE sy.initiative_id = ini.id AND mv.status = 'production'
-              AND mv.retrain_interval_days IS NOT NULL)) AS retrained,
+              AND mv.retrain_interval_days IS NOT NULL
+              AND mv.last_validated_at::date + mv.retrain_interval_days >= %(today)s
+        )) AS retrained,
         COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
             SELECT 1 FROM portfolio_kpi k JOIN portfolio_measurement m ON m.kpi_id = k.id
             WHERE k.initiative_id = ini.id AND k.kind = 'operational'
@@ -221,7 +224,7 @@ def _build(r: dict) -> Scorecard:
             production,
         ),
         Part(
-            "Production initiatives with automated retraining (a retraining interval)",
+            "Production initiatives whose model was revalidated within its retraining interval",
             r["retrained"],
             r["production"],
             production,

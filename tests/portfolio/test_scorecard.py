@@ -64,10 +64,15 @@ def records(unit_a, unit_a_child, unit_b, lead_a, member_a):
             posted_on=today - dt.timedelta(days=days_ago),
         )
     # Infrastructure records: the production initiative's model version serves production
-    # with a retraining interval, but nothing operational is measured (not monitored).
+    # and was revalidated within its retraining interval, but nothing operational is
+    # measured (not monitored).
     system = f.AISystemFactory(initiative=prod)
     f.ModelVersionFactory(
-        ai_system=system, status="production", approved_by=lead_a, retrain_interval_days=90
+        ai_system=system,
+        status="production",
+        approved_by=lead_a,
+        retrain_interval_days=90,
+        last_validated_at=timezone.now() - dt.timedelta(days=30),
     )
     # Security and governance records: controls that apply (a high-tier one from initial
     # production, an all-tier one from proof of concept), one attested; the pilot has a
@@ -104,7 +109,7 @@ def test_scores_come_from_the_records_with_their_parts(records, unit_a, unit_b):
     infra = next(d for d in a.dimensions if d.dimension == "infrastructure")
     assert [(p.numerator, p.denominator) for p in infra.parts] == [
         (1, 1),  # a model version in production
-        (1, 1),  # with a retraining interval
+        (1, 1),  # revalidated within its retraining interval
         (0, 1),  # no operational KPI measured
         (0, 2),  # the infrastructure control, required of both, attested by neither
         (1, 2),  # gate criteria
@@ -214,3 +219,15 @@ def test_unit_scorecard_query_count_is_flat_in_the_records(client, records, lead
         f.SpendEntryFactory(initiative=initiative)
         f.ControlAttestationFactory(initiative=initiative)
     assert count() == before
+
+
+def test_a_model_overdue_for_revalidation_is_not_retrained_on_schedule(records, unit_a):
+    from governance.models import ModelVersion
+
+    ModelVersion.objects.filter(status="production").update(
+        last_validated_at=timezone.now() - dt.timedelta(days=91)
+    )
+    [card] = scorecards([unit_a.pk])
+    infra = next(d for d in card.dimensions if d.dimension == "infrastructure")
+    assert (infra.parts[1].numerator, infra.parts[1].denominator) == (0, 1)
+    assert infra.score == 30  # mean of 100, 0, 0, 0, 50

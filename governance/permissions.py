@@ -66,6 +66,15 @@ def update_incident(user, incident: Incident) -> bool:
     return _edits_initiative(user, incident.initiative_id)
 
 
+@register("governance.acknowledge_incident")
+def acknowledge_incident(user, incident: Incident) -> bool:
+    """``incident_acknowledge``'s own check (the escalation path); the page shows the
+    button only while the incident is not yet acknowledged."""
+    from governance.services import may_acknowledge_incident
+
+    return may_acknowledge_incident(user, incident)
+
+
 @register("governance.request_gate_review")
 def request_gate_review(user, initiative: Initiative) -> bool:
     return _edits_initiative(user, initiative.pk)

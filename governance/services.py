@@ -1226,16 +1226,23 @@ def _escalation_start(incident: Incident) -> None:
 
 
 @transaction.atomic
+def may_acknowledge_incident(user, incident: Incident) -> bool:
+    """Who is on an incident's escalation path: those who may change it, and PMO/CoE. The
+    one check the service, the web view, its button (``governance.acknowledge_incident``)
+    and the API share."""
+    return Incident.objects.editable_by(user).filter(pk=incident.pk).exists() or has_global(
+        user, "portfolio.decide_gate"
+    )
+
+
 def incident_acknowledge(*, acting_user, incident: Incident, note: str = "") -> Incident:
-    """Someone on the escalation path (who may change the initiative, or PMO/CoE) takes
-    the incident: escalation stops."""
+    """Someone on the escalation path (:func:`may_acknowledge_incident`) takes the
+    incident: escalation stops. Out of scope: ``DoesNotExist``; not on the path:
+    ``PermissionDenied``; already acknowledged: ``ValidationError``."""
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if not Incident.objects.visible_to(acting_user).filter(pk=incident.pk).exists():
         raise Incident.DoesNotExist("No such incident.")
-    if not (
-        Incident.objects.editable_by(acting_user).filter(pk=incident.pk).exists()
-        or has_global(acting_user, "portfolio.decide_gate")
-    ):
+    if not may_acknowledge_incident(acting_user, incident):
         raise PermissionDenied("You may not acknowledge this incident.")
     if incident.acknowledged_at:
         raise ValidationError("This incident is already acknowledged.")

@@ -59,6 +59,11 @@ urlpatterns: list = [
     path("incidents/new/", views.incident_create, name="incident_create"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("incidents/<int:pk>/update/", views.incident_update, name="incident_update"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        views.incident_acknowledge,
+        name="incident_acknowledge",
+    ),
     path("access-reviews/", access_views.access_review_list, name="access_review_list"),
     path("access-reviews/new/", access_views.access_review_create, name="access_review_create"),
     path(

@@ -701,7 +701,11 @@ def incident_list(request):
 
 @login_required
 def incident_detail(request, pk: int):
-    i = _visible(request, Incident.objects.select_related("initiative", "reported_by"), pk)
+    i = _visible(
+        request,
+        Incident.objects.select_related("initiative", "reported_by", "acknowledged_by"),
+        pk,
+    )
     form = forms.IncidentUpdateForm(
         initial={
             "status": i.status,
@@ -722,6 +726,13 @@ def _incident_page(request, i, form):
         ("Resolved", i.resolved_at, None),
         ("Escalation level", i.escalation_level, None),
         ("Escalation path", i.escalation_path, None),
+        (
+            "Acknowledged",
+            f"{i.acknowledged_by} at {timezone.localtime(i.acknowledged_at):%Y-%m-%d %H:%M}"
+            if i.acknowledged_at
+            else "Not yet",
+            None,
+        ),
         ("Reported by", i.reported_by, None),
         ("Description", i.description, None),
         ("Post-incident review due", i.review_due, None),
@@ -756,6 +767,28 @@ def incident_create(request):
             messages.success(request, "Incident recorded.")
             return redirect("governance:incident_detail", pk=incident.pk)
     return render(request, "governance/record_form.html", {"form": form, "title": "Incident"})
+
+
+@login_required
+@require_POST
+def incident_acknowledge(request, pk: int):
+    """Take a severe incident from its page: escalation stops (``incident_acknowledge``)."""
+    i = _visible(request, Incident.objects.all(), pk)
+    require(
+        request.user,
+        "governance.acknowledge_incident",
+        i,
+        "You can see this incident but are not on its escalation path.",
+    )
+    try:
+        services.incident_acknowledge(
+            acting_user=request.user, incident=i, note=request.POST.get("note", "")[:500]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Incident acknowledged: its escalation stops.")
+    return redirect("governance:incident_detail", pk=i.pk)
 
 
 @login_required

@@ -129,7 +129,7 @@ CROSS_UNIT = {
         f"governance:incident_{name}": (
             lambda u: {"pk": f.IncidentFactory(initiative__business_unit=u).pk}
         )
-        for name in ("detail", "update")
+        for name in ("detail", "update", "acknowledge")
     },
     "governance:access_review_detail": lambda u: {"pk": f.AccessReviewFactory(business_unit=u).pk},
     "governance:access_review_close": lambda u: {"pk": f.AccessReviewFactory(business_unit=u).pk},

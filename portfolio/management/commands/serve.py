@@ -6,7 +6,8 @@
 unless told, because this local server speaks plain HTTP on 127.0.0.1; behind TLS, set
 ``SESSION_COOKIE_SECURE`` and ``CSRF_COOKIE_SECURE`` (see the README).
 ``manage.py serve --dev`` (``make dev``) runs Django's auto-reloading development server
-with ``DEBUG`` on instead."""
+with ``DEBUG`` on instead. Migrations run before (``make run``), as the owner; the three
+processes get no owner credentials and connect as the app role only."""
 
 from __future__ import annotations
 
@@ -31,13 +32,29 @@ def _secret_key_file(var_dir: Path) -> Path:
     return path
 
 
+#: The owner role's credentials: ``migrate`` uses them before the children start; the
+#: web server, the worker and beat run as the app role only (see ``portfolio.db_roles``).
+OWNER_VARIABLES = ("DATABASE_OWNER_URL", "DATABASE_OWNER_URL_FILE")
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment without the owner's credentials. With the embedded
+    server (no ``DATABASE_URL``), a child would derive the owner's URL from the server
+    itself: it is given the app role's URL instead."""
+    env = {k: v for k, v in os.environ.items() if k not in OWNER_VARIABLES}
+    if settings.EMBEDDED_DATABASE:
+        env["DATABASE_URL"] = settings.DATABASE_URL
+    return env
+
+
 def plan(
     *, addr: str, concurrency: int, dev: bool, var_dir: Path
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The three processes to start and the environment they share."""
+    """The three processes to start and the environment they share (the app role's:
+    :func:`child_environment`)."""
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "portfolio"]
-    env = os.environ.copy()
+    env = child_environment()
     if dev:
         env["DEBUG"] = "true"
         web = [python, "manage.py", "runserver", addr]

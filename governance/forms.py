@@ -21,7 +21,7 @@ from governance.models import (
 )
 from governance.rules import attestation_stamp, fairness_auditor_problem
 from people.models import BusinessUnit, UnitRole
-from people.selectors import may_be_named, people_for_units
+from people.selectors import people_for_units
 from portfolio.choices import RiskTier, Stage
 from portfolio.models import Initiative, StageTransition
 from portfolio.widgets import InitiativeChoiceField
@@ -457,18 +457,22 @@ class AccessReviewOpenForm(forms.Form):
         # The one rule for people named on a record (people_for_units), narrowed to leads:
         # leads of these units or a unit above them, and PMO or CoE. clean() narrows it to
         # the chosen unit, as the service does.
-        units = self.fields["business_unit"].queryset.values_list("pk", flat=True)
-        self.fields["reviewer"].queryset = people_for_units(units, unit_roles=[UnitRole.LEAD])
+        units = self.fields["business_unit"].queryset
+        named_leads = get_user_model().objects.filter(
+            pk__in=units.exclude(lead=None).values("lead_id")
+        )
+        self.fields["reviewer"].queryset = (
+            people_for_units(units.values_list("pk", flat=True), unit_roles=[UnitRole.LEAD])
+            | named_leads.distinct()
+        ).order_by("first_name", "last_name", "username")
         self.fields["reviewer"].label_from_instance = _label_user
         self.fields["due_on"].initial = timezone.localdate() + timedelta(days=14)
 
     def clean(self):
         data = super().clean()
         unit, reviewer = data.get("business_unit"), data.get("reviewer")
-        if (
-            unit is not None
-            and reviewer is not None
-            and not may_be_named(reviewer, [unit.pk], unit_roles=[UnitRole.LEAD])
-        ):
+        from governance.services import may_review_access
+
+        if unit is not None and reviewer is not None and not may_review_access(reviewer, unit):
             self.add_error("reviewer", "Choose a lead of this unit (or above it), PMO or CoE.")
         return data

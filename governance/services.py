@@ -1334,6 +1334,19 @@ def _severe_incident_followup(acting_user, incident: Incident, initiative: Initi
 
 
 @transaction.atomic
+def may_review_access(user, business_unit: BusinessUnit) -> bool:
+    """Who may be named reviewer of a unit's access review: the one rule for people named
+    on a record (``people.selectors.people_for_units``) narrowed to leads (of the unit or
+    a unit above it; PMO and CoE anywhere), and the unit's named lead. The form's
+    drop-down and its validation ask the same."""
+    from people.models import UnitRole
+    from people.selectors import may_be_named
+
+    return business_unit.lead_id == user.pk or may_be_named(
+        user, [business_unit.pk], unit_roles=[UnitRole.LEAD]
+    )
+
+
 def access_review_open(
     *, acting_user, business_unit: BusinessUnit, reviewer, due_on: date, name: str = ""
 ) -> AccessReview:
@@ -1347,11 +1360,7 @@ def access_review_open(
         or business_unit.lead_id == acting_user.pk
     ):
         raise PermissionDenied("Only the unit's lead or PMO staff can open its access review.")
-    if not (
-        has_global(reviewer, "governance.change_accessreview")
-        or business_unit.pk in unit_ids_for(reviewer, "manage")
-        or business_unit.lead_id == reviewer.pk
-    ):
+    if not may_review_access(reviewer, business_unit):
         raise ValidationError({"reviewer": f"{reviewer} does not lead this unit or review access."})
     today = timezone.localdate()
     if due_on < today:

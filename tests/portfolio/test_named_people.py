@@ -156,3 +156,29 @@ def test_once_the_owner_is_cleared_the_move_goes_through(owned, pmo, unit_b):
     initiative_move(acting_user=pmo, initiative=owned, business_unit=unit_b)
     owned.refresh_from_db()
     assert owned.business_unit_id == unit_b.pk
+
+
+def test_a_units_named_lead_may_review_it_and_the_service_asks_the_same_rule(
+    lead_a, member_a, lead_b, unit_a
+):
+    from governance.services import access_review_open, may_review_access
+
+    assert may_review_access(lead_a, unit_a) and not may_review_access(member_a, unit_a)
+    assert not may_review_access(lead_b, unit_a)
+    with pytest.raises(ValidationError) as err:
+        access_review_open(
+            acting_user=lead_a, business_unit=unit_a, reviewer=member_a, due_on=_in_a_week()
+        )
+    assert "reviewer" in err.value.message_dict
+    unit_a.lead = member_a
+    unit_a.save(update_fields=["lead"])
+    assert may_review_access(member_a, unit_a)
+    assert member_a in AccessReviewOpenForm(user=lead_a).fields["reviewer"].queryset
+
+
+def _in_a_week():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return timezone.localdate() + dt.timedelta(days=7)

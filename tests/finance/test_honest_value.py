@@ -131,6 +131,7 @@ def test_a_level_below_baseline_counts_negative_while_it_lasts(initiative_a, pmo
         cadence="monthly",
         direction="decrease",
         baseline_value=D("10"),
+        target_value=D("5"),
         value_per_unit=D("100"),
         value_currency="USD",
     )

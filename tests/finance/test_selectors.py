@@ -226,6 +226,7 @@ def kpis(ledger, initiative_a, initiative_a_child, initiative_b):
         initiative=initiative_a,
         direction="decrease",
         baseline_value=D("100"),
+        target_value=D("50"),
         value_per_unit=D("10"),
         value_currency="EUR",
     )

@@ -103,3 +103,24 @@ def test_an_import_moves_hundreds_with_a_bounded_number_of_statements(pmo):
         q["sql"] for q in ctx.captured_queries if 'UPDATE "portfolio_kpi" SET' in q["sql"]
     ]
     assert len(kpi_updates) == 1, kpi_updates  # one statement per model and target unit
+
+
+def test_an_import_does_not_strand_owners_it_keeps_the_unit_and_says_why(pmo):
+    """The move rule is the service's, whichever path asks: an initiative whose owner has
+    no access to the unit the file names stays where it is, reported in ``units_kept``;
+    its other fields are still updated."""
+    from portfolio.models import Assignment
+
+    _import([_row("CDC")])
+    initiative = Initiative.objects.get(source_key__endswith="HHS-1")
+    cdc = initiative.business_unit
+    owner = _member(f.UserFactory(username="cdc-analyst"), cdc, UnitRole.MEMBER)
+    f.AssignmentFactory(initiative=initiative, role="operator", user=owner)
+    report = _import([{**_row("NIH"), "use_case_name": "Case triage v2"}], user=pmo)
+    assert [k["row"] for k in report["units_kept"]] == [2], report["units_kept"]
+    assert "Operator" in report["units_kept"][0]["reason"]
+    assert any("not moved" in w for w in report["warnings"])
+    initiative.refresh_from_db()
+    assert initiative.business_unit_id == cdc.pk
+    assert initiative.name == "Case triage v2"
+    assert Assignment.objects.get(initiative=initiative).business_unit_id == cdc.pk

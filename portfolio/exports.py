@@ -103,6 +103,7 @@ _DB_FIELDS = [
     "executive_name",
     "stage_entered_on",
     "days_in_stage",
+    "stage_date_known",
     "stalled",
     "started_on",
     "last_activity_on",
@@ -175,6 +176,8 @@ def _rows(queryset, user, *, text=False) -> Iterator[list]:
         row["status"] = statuses.get(row["status"], row["status"])
         row["risk_tier"] = tiers.get(row["risk_tier"], row["risk_tier"])
         row["stage_entered_at"] = row.pop("stage_entered_on")
+        if not row.pop("stage_date_known"):  # an import knew the stage, not its date
+            row["stage_entered_at"] = row["days_in_stage"] = None
         row["stalled"] = {True: "Yes", False: "No"}.get(row["stalled"], "")
         row.update(money.get(row["pk"], blank))
         yield [_cell(row.get(key), column.kind, text=text) for key, column in INITIATIVE_COLUMNS]

@@ -104,6 +104,13 @@ class Initiative(TimeStampedModel):
     stage = models.CharField(max_length=24, choices=Stage.choices, default=Stage.PROOF_OF_CONCEPT)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     stage_entered_at = models.DateTimeField(default=timezone.now)
+    # False when an import knew the stage but not when it was entered (the federal file
+    # leaves ~61% undated): stage_entered_at is then the import day, kept for the stall
+    # rules (a conservative "entered no earlier than"), and pages say "date not known"
+    # instead of presenting it. A gate decision that moves the stage dates it again.
+    stage_date_known = models.BooleanField(
+        "Stage date known", default=True, db_default=True, editable=False
+    )
     started_on = models.DateField(null=True, blank=True)
     build_or_buy = models.CharField(
         max_length=10, choices=BuildOrBuy.choices, default=BuildOrBuy.UNKNOWN

@@ -191,7 +191,8 @@ def stage_decide(
         if new_stage != initiative.stage:
             initiative.stage = new_stage
             initiative.stage_entered_at = now
-            fields += ["stage", "stage_entered_at"]
+            initiative.stage_date_known = True
+            fields += ["stage", "stage_entered_at", "stage_date_known"]
             if new_stage in END_STAGES:
                 initiative.status = Initiative.Status.CLOSED
                 fields.append("status")

@@ -68,7 +68,14 @@ EMPTY = {
     "uses_demographics": None,
 }
 MODEL_FIELDS = tuple(EMPTY)
-INITIATIVE_READ = ("name", "business_unit_id", *MODEL_FIELDS, "source_data", "stage_entered_at")
+INITIATIVE_READ = (
+    "name",
+    "business_unit_id",
+    *MODEL_FIELDS,
+    "source_data",
+    "stage_entered_at",
+    "stage_date_known",
+)
 RISK_EMPTY = {"us_high_impact": None, "us_justification": "", "eu_tier": "unassessed"}
 RISK_MODEL = {"us_high_impact": "us_high_impact", "us_justification": "us_justification"}
 RISK_MODEL["tier"] = "eu_tier"
@@ -817,6 +824,9 @@ def _apply(
                 **values,
             )
         )
+        # The file's own date, or "not known": the import day is kept in stage_entered_at
+        # for the stall rules but never presented as the day the stage was entered.
+        to_create[-1].stage_date_known = to_create[-1].stage_entered_at != now
         p.outcome = "created"
     for start in range(0, len(to_create), BATCH):
         Initiative.objects.bulk_create(to_create[start : start + BATCH])
@@ -885,8 +895,12 @@ def _apply(
             and stage in ACTIVE_STAGES
         ):
             from_file = _stage_entered(stage, p.stage_date, now)
-            if from_file < row["stage_entered_at"]:
-                desired["stage_entered_at"] = from_file  # the file dates the stage: earlier
+            # The file dates the stage: earlier than stored, or where the date was unknown.
+            if from_file != now and (
+                from_file < row["stage_entered_at"] or not row["stage_date_known"]
+            ):
+                desired["stage_entered_at"] = from_file
+                desired["stage_date_known"] = True
         diff = {k: v for k, v in desired.items() if row.get(k) != v}
         if not diff:
             p.outcome = "unchanged"
@@ -899,6 +913,7 @@ def _apply(
             entered = _stage_entered(diff["stage"], p.stage_date, now, row["stage_entered_at"])
             stage_changes.append((p, row["stage"], diff["stage"]))
             diff["stage_entered_at"] = entered
+            diff["stage_date_known"] = entered != now
             status = (
                 Initiative.Status.CLOSED
                 if diff["stage"] in END_STAGES

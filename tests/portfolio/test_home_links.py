@@ -62,9 +62,11 @@ def test_home_counts_link_through_url_names_and_keep_the_script_prefix(
         assert resolve(path).view_name == name, (label, href)
         assert parts.path == reverse(name)
         assert parse_qs(parts.query) == query, (label, href)
-    # Every link on the page (navigation included) keeps the prefix.
+    # Every app link on the page (navigation included) keeps the prefix (static files go
+    # by the storage's URL, which it caches once per process: not checked here).
     for href in re.findall(r'href="(/[^"]*)"', html):
-        assert href.startswith(PREFIX + "/"), href
+        if "/static/" not in href:
+            assert href.startswith(PREFIX + "/"), href
 
 
 def test_no_template_hard_codes_an_app_path():

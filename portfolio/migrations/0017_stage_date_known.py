@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0015_value_rollup'),
+        ('portfolio', '0016_kpi_target_improves'),
     ]
 
     operations = [

@@ -182,3 +182,21 @@ def _in_a_week():
     from django.utils import timezone
 
     return timezone.localdate() + dt.timedelta(days=7)
+
+
+def test_pages_with_person_choices_have_a_flat_query_budget(
+    client, lead_a, initiative_a, unit_a, django_assert_max_num_queries
+):
+    """The choices are one query each, however many people the organisation has."""
+    for n in range(30):
+        from people.models import UnitRole
+        from tests.conftest import _member
+
+        _member(f.UserFactory(username=f"person-{n}"), unit_a, UnitRole.LEAD if n % 2 else "member")
+    client.force_login(lead_a)
+    for url, budget in (
+        (reverse("governance:access_review_create"), 14),  # 13 measured
+        (reverse("owners_edit", args=[initiative_a.pk]), 13),  # 12 measured
+    ):
+        with django_assert_max_num_queries(budget):
+            assert client.get(url).status_code == 200, url

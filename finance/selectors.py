@@ -777,18 +777,20 @@ def _value_rows(
     ), cost AS (
         SELECT {key_src.format(alias="r")} AS key, r.month,
                SUM(r.one_time + r.operational) AS cost,
-               SUM(r.one_time) AS one_time, SUM(r.operational) AS operational,
-               ARRAY_AGG(DISTINCT x.currency) FILTER (WHERE x.currency IS NOT NULL) AS missing
+               SUM(r.one_time) AS one_time, SUM(r.operational) AS operational
         FROM spend_months r
         {bucket_join.format(alias="r")}
-        LEFT JOIN LATERAL (
+        GROUP BY 1, 2
+    ), cost_missing AS (
+        SELECT {key_src.format(alias="r")} AS key, x.currency
+        FROM (SELECT * FROM spend_months WHERE missing_entries > 0) r
+        {bucket_join.format(alias="r")}
+        CROSS JOIN LATERAL (
             SELECT DISTINCT s.currency FROM finance_spendentry s
-            WHERE r.missing_entries > 0 AND s.initiative_id = r.initiative_id
-              AND s.business_unit_id = r.business_unit_id
+            WHERE s.initiative_id = r.initiative_id AND s.business_unit_id = r.business_unit_id
               AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
               AND s.posted_on <= %(as_of)s AND finance_rate_on(s.currency, s.posted_on) IS NULL
-        ) x ON TRUE
-        GROUP BY 1, 2
+        ) x
     ),"""
     )
     improvement = (
@@ -865,7 +867,7 @@ def _value_rows(
     p.add(
         """missing AS (
         SELECT key, ARRAY_AGG(DISTINCT currency) AS missing FROM (
-            SELECT key, unnest(missing) AS currency FROM cost
+            SELECT key, currency FROM cost_missing
             UNION ALL
             SELECT key, missing FROM seg WHERE missing IS NOT NULL
         ) x GROUP BY key

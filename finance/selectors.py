@@ -817,17 +817,19 @@ def _value_rows(
     )
     p.add(
         f"""kp AS (
-        SELECT r.kpi_id, r.period, COALESCE(l.measured_on, r.measured_on) AS measured_on,
-               COALESCE(l.value, r.value) AS value
+        SELECT r.kpi_id, r.period, r.measured_on, r.value
         FROM portfolio_kpiperiodvalue r
-        LEFT JOIN LATERAL (
+        WHERE {value_scope} AND r.measured_on <= %(as_of)s
+        UNION ALL
+        SELECT r.kpi_id, r.period, l.measured_on, l.value
+        FROM portfolio_kpiperiodvalue r
+        JOIN LATERAL (
             SELECT m.measured_on, m.value FROM portfolio_measurement m
-            WHERE r.measured_on > %(as_of)s AND m.kpi_id = r.kpi_id
-              AND m.measured_on >= r.period AND m.measured_on <= %(as_of)s
+            WHERE m.kpi_id = r.kpi_id AND m.measured_on >= r.period
+              AND m.measured_on <= %(as_of)s
             ORDER BY m.measured_on DESC LIMIT 1
         ) l ON TRUE
-        WHERE {value_scope} AND r.period <= %(as_of)s
-          AND (r.measured_on <= %(as_of)s OR l.measured_on IS NOT NULL)
+        WHERE {value_scope} AND r.period <= %(as_of)s AND r.measured_on > %(as_of)s
     ), seg AS (
         SELECT {key_src.format(alias="k")} AS key, k.cadence, kp.period AS start,
                LEAD(kp.period) OVER (PARTITION BY kp.kpi_id ORDER BY kp.period) AS next,

@@ -503,11 +503,13 @@ class ScorecardSnapshot(UnitOwned):
 class KPIPeriodValue(models.Model):
     """The maintained value rollup: per KPI and cadence period (the week, month or
     quarter of the KPI's cadence, by its first day), the latest measurement of the period
-    (its day and value). Kept exact by database triggers on ``portfolio_measurement`` and
+    (its day and value), for business KPIs with a baseline and a value per unit (the ones
+    worth money). Kept exact by database triggers on ``portfolio_measurement`` and
     ``portfolio_kpi`` (``portfolio.value_rollup``), so ``finance.selectors`` reads one row
     per KPI period instead of every measurement. The money (level above baseline x value
     per unit) is computed when read, from the KPI row, so editing a KPI's baseline,
-    direction, value per unit or kind needs no rebuild; a change of cadence re-buckets."""
+    direction or value per unit needs no rebuild; a change of cadence re-buckets, and a
+    KPI that becomes (or stops being) worth money gains (or loses) its rows."""
 
     kpi = models.ForeignKey(KPI, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     initiative = models.ForeignKey(

@@ -1,7 +1,9 @@
 """The maintained value rollup (``KPIPeriodValue``): its SQL.
 
 One row per KPI and cadence period holding the period's latest measurement (day and
-value). PostgreSQL keeps it exact, not the app: statement-level ``AFTER`` triggers on
+value), for the KPIs that are worth money (business KPIs with a baseline and a value per
+unit: ``ELIGIBLE``); operational and technical KPIs, often measured daily, add no rows.
+PostgreSQL keeps it exact, not the app: statement-level ``AFTER`` triggers on
 ``portfolio_measurement`` read the statement's transition tables, find the (KPI, period)
 pairs the statement touched, and recompute exactly those from the measurements (an index
 lookup on ``one_measurement_per_day`` each). Every path that writes measurements (the
@@ -10,9 +12,10 @@ imports, deletes, a cascade from a deleted KPI, the move of an initiative) keeps
 exact without knowing it exists.
 
 A KPI update that changes its cadence (the periods), its initiative or its unit (the
-scope columns) recomputes that KPI's rows; a deleted KPI loses its rows. Baseline,
-direction, value per unit, currency and kind are read from the KPI when the value is
-computed (``finance.selectors._value_rows``), so changing them needs no rebuild.
+scope columns), its kind, or whether it has a baseline and a value per unit (whether it
+is kept) recomputes that KPI's rows; a deleted KPI loses its rows. The baseline,
+direction, value per unit and currency themselves are read from the KPI when the value
+is computed (``finance.selectors._value_rows``), so changing them needs no rebuild.
 
 "Latest" is not additive like a sum, so two transactions recording measurements of the
 same KPI are serialised on that KPI's row (``FOR NO KEY UPDATE``, which does not conflict
@@ -40,6 +43,10 @@ $$;
 """
 
 
+#: The KPIs whose measurements are worth money: only their periods are kept.
+ELIGIBLE = "k.kind = 'business' AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL"
+
+
 def _refresh(touched: str) -> str:
     """SQL recomputing the rollup rows of the (kpi_id, measured_on) rows of ``touched``."""
     pairs = f"""SELECT DISTINCT s.kpi_id, portfolio_kpi_period(k.cadence, s.measured_on) AS period
@@ -53,7 +60,7 @@ def _refresh(touched: str) -> str:
         (kpi_id, initiative_id, business_unit_id, period, measured_on, value)
     SELECT t.kpi_id, k.initiative_id, k.business_unit_id, t.period, l.measured_on, l.value
     FROM ({pairs}) t
-    JOIN portfolio_kpi k ON k.id = t.kpi_id
+    JOIN portfolio_kpi k ON k.id = t.kpi_id AND {ELIGIBLE}
     JOIN LATERAL (
         SELECT m.measured_on, m.value FROM portfolio_measurement m
         WHERE m.kpi_id = t.kpi_id AND m.measured_on >= t.period
@@ -73,7 +80,7 @@ def _rebuild_kpis(where: str) -> str:
            m.kpi_id, k.initiative_id, k.business_unit_id,
            portfolio_kpi_period(k.cadence, m.measured_on), m.measured_on, m.value
     FROM portfolio_measurement m JOIN portfolio_kpi k ON k.id = m.kpi_id
-    WHERE {where}
+    WHERE ({where}) AND {ELIGIBLE}
     ORDER BY m.kpi_id, portfolio_kpi_period(k.cadence, m.measured_on), m.measured_on DESC;"""
 
 
@@ -112,8 +119,10 @@ LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     {
     _rebuild_kpis(
         "k.id IN (SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        " WHERE (o.cadence, o.initiative_id, o.business_unit_id)"
-        " IS DISTINCT FROM (n.cadence, n.initiative_id, n.business_unit_id))"
+        " WHERE (o.cadence, o.initiative_id, o.business_unit_id, o.kind,"
+        " o.value_per_unit IS NULL, o.baseline_value IS NULL)"
+        " IS DISTINCT FROM (n.cadence, n.initiative_id, n.business_unit_id, n.kind,"
+        " n.value_per_unit IS NULL, n.baseline_value IS NULL))"
     )
 }
     RETURN NULL;

@@ -145,7 +145,7 @@ class KPIPeriodValueFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = pf.KPIPeriodValue
 
-    kpi = factory.SubFactory(KPIFactory)
+    kpi = factory.SubFactory(KPIFactory, value_per_unit=Decimal("10"), value_currency="USD")
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

@@ -1,5 +1,5 @@
 """The maintained value rollup (``KPIPeriodValue``) equals what the raw measurements give
-after every kind of write: the service behind the form and the API, the form, the API,
+after every kind of write (for the KPIs worth money): the service behind the form and the API, the form, the API,
 bulk and raw SQL imports, updates that move a measurement to another period, deletes
 (one, many, by KPI cascade), KPI edits (cadence re-buckets; baseline and value per unit
 are read when the value is computed) and the move of an initiative to another unit.
@@ -30,7 +30,8 @@ FROM_MEASUREMENTS = """
 SELECT DISTINCT ON (m.kpi_id, p.period)
        m.kpi_id, k.initiative_id, k.business_unit_id, p.period, m.measured_on, m.value
 FROM portfolio_measurement m
-JOIN portfolio_kpi k ON k.id = m.kpi_id
+JOIN portfolio_kpi k ON k.id = m.kpi_id AND k.kind = 'business'
+     AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
 CROSS JOIN LATERAL (SELECT CASE k.cadence
     WHEN 'weekly' THEN m.measured_on - (EXTRACT(ISODOW FROM m.measured_on)::int - 1)
     WHEN 'quarterly' THEN make_date(EXTRACT(YEAR FROM m.measured_on)::int,
@@ -197,7 +198,27 @@ def test_kpi_edits_keep_the_rollup_and_the_value_exact(initiative_a, pmo):
     # Read with the KPI's new baseline and value per unit: 17 - 6 x 1 = 11 levels x 100.
     assert _value(pmo, initiative_a) == D("1100.00")
     KPI.objects.filter(pk=kpi.pk).update(kind=KPI.Kind.TECHNICAL)
+    assert_rollup_matches_measurements()
+    assert not KPIPeriodValue.objects.exists()  # not worth money: no rows kept
     assert _value(pmo, initiative_a) is None
+    KPI.objects.filter(pk=kpi.pk).update(kind=KPI.Kind.BUSINESS)
+    assert_rollup_matches_measurements()
+    assert _value(pmo, initiative_a) == D("1100.00")
+    kpi.refresh_from_db()
+    kpi.value_per_unit = None
+    kpi.value_currency = ""
+    kpi.save()
+    assert_rollup_matches_measurements()
+    assert not KPIPeriodValue.objects.exists()
+
+
+def test_kpis_not_worth_money_add_no_rows(initiative_a):
+    uptime = _kpi(initiative_a, "weekly", kind="operational")
+    no_value = _kpi(initiative_a, value_per_unit=None, value_currency="")
+    for kpi in (uptime, no_value):
+        MeasurementFactory(kpi=kpi, measured_on=dt.date(2026, 3, 3))
+    assert not KPIPeriodValue.objects.exists()
+    assert_rollup_matches_measurements()
 
 
 def test_moving_the_initiative_moves_its_value(initiative_a, unit_b, pmo, lead_a, lead_b):

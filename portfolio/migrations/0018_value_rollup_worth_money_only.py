@@ -13,7 +13,7 @@ def _install(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portfolio", "0016_kpi_target_improves"),
+        ("portfolio", "0017_stage_date_known"),
     ]
 
     operations = [migrations.RunPython(_install, migrations.RunPython.noop)]

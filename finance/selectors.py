@@ -420,12 +420,32 @@ def budget_vs_actual(
         if p.named[name] is not None:
             col = "initiative_id" if name == "initiative" else name
             budget_conds.append(f"b.{col} = %({name})s")
+    # By month, each annual line is spread over twelve months: the lines are first summed
+    # over the columns the grouping does not need (20,000 lines spread twelve times would
+    # be 240,000 rows; their sums per unit, kind, category and currency are a few thousand).
+    budgets = "finance_budget b"
+    if by_month:
+        keep = {
+            "business_unit_id": use_buckets,
+            "initiative_id": "initiative" in group_by,
+            "kind": "kind" in group_by,
+            "category": "category" in group_by,
+        }
+        cols = ", ".join(
+            f"b.{c}" if needed else f"NULL::{'bigint' if c.endswith('_id') else 'varchar'} AS {c}"
+            for c, needed in keep.items()
+        )
+        budgets = f"""(SELECT {cols}, b.fiscal_year, b.currency, SUM(b.amount) AS amount
+            FROM finance_budget b WHERE {" AND ".join(budget_conds)}
+            GROUP BY {", ".join(f"b.{c}" for c, needed in keep.items() if needed)}
+                {"," if any(keep.values()) else ""} b.fiscal_year, b.currency) b"""
+        budget_conds = ["TRUE"]
     p.add(
         f"""UNION ALL
         SELECT b.business_unit_id, b.initiative_id, b.kind, b.category,
                {month_expr}, b.fiscal_year, b.amount {share} * {budget_rate}, 0, 0, 0, 0,
                CASE WHEN {budget_rate} IS NULL THEN b.currency END
-        FROM finance_budget b {months}
+        FROM {budgets} {months}
         {_rate_join("b", "currency", "make_date(b.fiscal_year, 1, 1)", "er")}
         WHERE {" AND ".join(budget_conds)}
     )"""

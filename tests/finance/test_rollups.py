@@ -308,3 +308,20 @@ def test_initiative_autocomplete_is_scoped_and_filters_the_ledger_by_code(
     assert page.status_code == 200
     assert page.context["page_obj"].paginator.count == 1
     assert "<select" not in page.content.decode().split('name="initiative"')[0][-200:]
+
+
+@pytest.mark.django_db
+def test_rollup_tables_keep_room_for_their_rewrites_and_are_vacuumed_early():
+    """Every ledger write rewrites a rollup row: pages keep room for HOT updates and
+    autovacuum runs after 2% of the rows changed (finance 0013)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+            "('finance_spendunitmonth', 'finance_spendinitiativemonth')"
+        )
+        options = dict(cursor.fetchall())
+    assert set(options) == {"finance_spendunitmonth", "finance_spendinitiativemonth"}
+    for table, opts in options.items():
+        assert "fillfactor=70" in opts and "autovacuum_vacuum_scale_factor=0.02" in opts, table

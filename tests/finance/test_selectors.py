@@ -168,6 +168,27 @@ def test_group_by_month_prorates_annual_budgets(ledger, finance, initiative_a):
     assert rows[dt.date(2026, 12, 1)].actual == D("0.00")
 
 
+@pytest.mark.parametrize(
+    "groups", [["month"], ["unit", "month"], ["initiative", "month"], ["kind", "category", "month"]]
+)
+def test_budgets_spread_by_month_sum_to_the_annual_budgets_of_each_group(ledger, finance, groups):
+    """By month the budget lines are summed before they are spread (#15): every group's
+    twelve months still add up to its annual budget, to the cent."""
+    others = [g for g in groups if g != "month"]
+    annual = {
+        tuple(getattr(r, f"{g}_id" if g in ("unit", "initiative") else g) for g in others): r.budget
+        for r in selectors.budget_vs_actual(user=finance, group_by=others, as_of=AS_OF)
+    }
+    spread: dict = {}
+    for r in selectors.budget_vs_actual(user=finance, group_by=groups, as_of=AS_OF):
+        key = tuple(getattr(r, f"{g}_id" if g in ("unit", "initiative") else g) for g in others)
+        spread[key] = spread.get(key, D("0")) + r.budget
+    budgeted = {k for k, v in annual.items() if v}
+    assert budgeted and budgeted == {k for k, v in spread.items() if v}
+    for key in budgeted:  # twelve months each rounded to the cent
+        assert abs(spread[key] - annual[key]) <= D("0.06"), (key, spread[key], annual[key])
+
+
 def test_group_by_fiscal_year_shows_every_year(ledger, finance, initiative_b):
     _spend(initiative_b, dt.date(2025, 5, 1), "one_time", "data", "700")
     rows = {

@@ -266,7 +266,7 @@ def test_audit_log_filters_by_model_user_object_and_date(client, auditor, initia
         reverse("governance:audit_log"),
         {
             "model": "governance.IncidentEvent",
-            "user": lead_a.pk,
+            "user": lead_a.username,
             "object_id": incident.pk,
             "date_from": today,
             "date_to": today,

@@ -66,6 +66,14 @@ PAGES = [
     "/initiatives/new/",
     "/finance/spend/new/",
     "/finance/budgets/request/",
+    "/api/v1/audit-events/",
+    # One initiative the role may see (the lead's first by code), each tab of its page.
+    "/initiatives/{initiative}/",
+    "/initiatives/{initiative}/?tab=money",
+    "/initiatives/{initiative}/?tab=stages",
+    "/initiatives/{initiative}/?tab=outcomes",
+    "/initiatives/{initiative}/?tab=governance",
+    "/initiatives/{initiative}/?tab=history",
 ]
 MONEY_PAGES = ["/finance/", "/finance/budgets/", "/finance/spend/"]
 API = "/api/v1/initiatives/"
@@ -154,17 +162,21 @@ def _child(repeat: int) -> dict:
     out: dict = {"pages": {}, "floors": {}, "api": {}}
     users = {role: get_user_model().objects.get(username=name) for role, name in ROLES.items()}
     lead_units = sorted(unit_ids_for(users["lead"], "view"))
+    from portfolio.models import Initiative
+
+    initiative = Initiative.objects.filter(business_unit_id__in=lead_units).order_by("code")[0]
     with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
         for role, user in users.items():
             client = Client()
             client.force_login(user)
-            for url in PAGES:
+            for page_url in PAGES:
+                url = page_url.format(initiative=initiative.pk)
                 status = client.get(url).status_code
                 if status != 200:
-                    out["pages"][f"{role} {url}"] = {"status": status}
+                    out["pages"][f"{role} {page_url}"] = {"status": status}
                     continue
                 ms = _median_ms(lambda c=client, u=url: c.get(u), repeat)
-                out["pages"][f"{role} {url}"] = {"status": status, "ms": ms}
+                out["pages"][f"{role} {page_url}"] = {"status": status, "ms": ms}
             if role in ("pmo", "lead"):
                 out["api"][role] = {
                     "api_ms": _median_ms(lambda c=client: c.get(API), repeat * 4),

@@ -457,7 +457,7 @@ def top_visible_unit_ids(user) -> list[int]:
 
 def snapshot_take(*, month=None) -> int:
     """Store this month's scores of every unit (each with its children): the trend. Safe to
-    run again in the same month (the month's row is replaced). Two queries."""
+    run again in the same month (the month's row is replaced). Three queries."""
     import datetime as dt
 
     from django.utils import timezone

@@ -134,7 +134,11 @@ class Budget(UnitOwned):
                 name="one_pending_budget_line",
             ),
         ]
-        indexes = [models.Index(fields=["business_unit", "fiscal_year", "status"])]
+        indexes = [
+            models.Index(fields=["business_unit", "fiscal_year", "status"]),
+            # The budget list's default sort (newest year first, ties by id).
+            models.Index(fields=["fiscal_year", "id"], name="budget_year_id"),
+        ]
 
     def clean(self):
         super().clean()

@@ -11,7 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -221,14 +222,27 @@ def standard_list(request):
 # --- AI systems and model versions ------------------------------------------------------
 
 
+def _count_versions(**filters):
+    versions = (
+        ModelVersion.objects.filter(ai_system=OuterRef("pk"), **filters)
+        .order_by()
+        .values("ai_system")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(versions, output_field=IntegerField()), 0)
+
+
 @login_required
 def ai_system_list(request):
     qs = (
         AISystem.objects.visible_to(request.user)
         .select_related("initiative", "business_unit", "owner")
+        # Counted per row shown (correlated subqueries), not by grouping every system:
+        # the page's sort then reads the (name, id) index and stops after a page.
         .annotate(
-            version_count=Count("versions"),
-            in_production=Count("versions", filter=Q(versions__status="production")),
+            version_count=_count_versions(),
+            in_production=_count_versions(status="production"),
         )
     )
     return _list(

@@ -18,15 +18,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import random
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from bench import _child as child
 
 COLUMNS = [
     "BilledCost",
@@ -136,13 +133,6 @@ def generate(path: Path, *, rows: int, initiatives: int, seed: int) -> None:
     tmp.replace(path)
 
 
-def _django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
-    import django
-
-    django.setup()
-
-
 def _prepare(initiatives: int) -> str:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -206,7 +196,7 @@ def _copy_floor(path: Path) -> float:
 
 
 def _child(path: str, username: str) -> None:
-    _django()
+    child.django_setup()
     from django.contrib.auth import get_user_model
 
     from finance.focus.services import focus_import
@@ -216,33 +206,20 @@ def _child(path: str, username: str) -> None:
     result = focus_import(acting_user=user, file=path)
     elapsed = time.perf_counter() - start
     record = result.record
-    print(
-        json.dumps(
-            {
-                "seconds": elapsed,
-                "status": record.status,
-                "rows": record.report.get("rows"),
-                "postings": record.report.get("postings"),
-                "errors": record.errors[:3],
-                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "phases": record.report.get("timings"),
-            }
-        )
+    child.report(
+        {
+            "seconds": elapsed,
+            "status": record.status,
+            "rows": record.report.get("rows"),
+            "postings": record.report.get("postings"),
+            "errors": record.errors[:3],
+            "phases": record.report.get("timings"),
+        }
     )
 
 
 def _run_child(path: Path, username: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.focus_import", "--child", str(path), username],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"The import child failed ({proc.returncode}).")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child.run("bench.focus_import", path, username)
 
 
 def main(argv: list[str]) -> int:
@@ -251,7 +228,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--initiatives", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
     args, _ = parser.parse_known_args(argv)
-    _django()
+    child.django_setup()
     from django.conf import settings
     from django.db import connection
 

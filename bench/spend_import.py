@@ -28,27 +28,18 @@ stays flat: the file is streamed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from bench import _child as child
+
 TARGET_RATIO = 3.0
 TARGET_FAIR_RATIO = 1.5
 TARGET_MB = 300
 ROLLUP_TRIGGERS = ("spend_rollup_insert", "spend_rollup_update", "spend_rollup_delete")
-
-
-def _django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
-    import django
-
-    django.setup()
 
 
 def _prepare(initiatives: int) -> str:
@@ -174,7 +165,7 @@ def _rollup_triggers(enabled: bool) -> None:
 
 def _child(path: str, source: str, username: str) -> None:
     """Runs in a fresh interpreter: one import, timing printed as JSON."""
-    _django()
+    child.django_setup()
     from django.contrib.auth import get_user_model
 
     from finance.services import spend_import
@@ -184,34 +175,21 @@ def _child(path: str, source: str, username: str) -> None:
     result = spend_import(acting_user=user, file=path, source=source)
     elapsed = time.perf_counter() - start
     batch = result.batch
-    print(
-        json.dumps(
-            {
-                "seconds": elapsed,
-                "status": batch.status,
-                "created": batch.created_count,
-                "updated": batch.updated_count,
-                "unchanged": batch.unchanged_count,
-                "rejected": batch.rejected_count,
-                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "phases": {k: round(v, 2) for k, v in result.outcome.timings.items()},
-            }
-        )
+    child.report(
+        {
+            "seconds": elapsed,
+            "status": batch.status,
+            "created": batch.created_count,
+            "updated": batch.updated_count,
+            "unchanged": batch.unchanged_count,
+            "rejected": batch.rejected_count,
+            "phases": {k: round(v, 2) for k, v in result.outcome.timings.items()},
+        }
     )
 
 
 def _run_child(path: Path, source: str, username: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.spend_import", "--child", str(path), source, username],
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"The import child failed ({proc.returncode}).")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return child.run("bench.spend_import", path, source, username)
 
 
 def main(argv: list[str]) -> int:
@@ -221,7 +199,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rollup-overhead", action="store_true")
     args, _ = parser.parse_known_args(argv)
-    _django()
+    child.django_setup()
     from django.conf import settings
 
     from bench.generate import generate_spend_csv

@@ -325,3 +325,27 @@ def test_rollup_tables_keep_room_for_their_rewrites_and_are_vacuumed_early():
     assert set(options) == {"finance_spendunitmonth", "finance_spendinitiativemonth"}
     for table, opts in options.items():
         assert "fillfactor=70" in opts and "autovacuum_vacuum_scale_factor=0.02" in opts, table
+
+
+def test_rollup_trigger_looks_each_rate_up_once_per_currency_and_day(initiative_a, rates):
+    """The trigger's statement rates its rows per (currency, day), not per row: the rate
+    function is evaluated in the ``days`` CTE alone. (Inlined, the planner pulled the
+    function up into the join with the rows and called it once per row: 1 s of a
+    100,000-row import.)"""
+    for n in range(20):
+        _entry(initiative_a, posted_on=dt.date(2026, 3, 1 + n), currency=("USD", "EUR")[n % 2])
+    statement = rollups._apply(f"SELECT 1 AS sign, {rollups.LEDGER_COLUMNS} FROM new_rows")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE new_rows AS SELECT * FROM finance_spendentry")
+        cursor.execute("EXPLAIN (VERBOSE, COSTS OFF) " + statement.split(";")[0])
+        plan = [line for (line,) in cursor.fetchall()]
+        cursor.execute("DROP TABLE new_rows")
+    calls = [i for i, line in enumerate(plan) if "finance_rate_on(" in line]
+    ctes = [i for i, line in enumerate(plan) if line.strip().startswith("CTE ")]
+    days = next((i for i in ctes if plan[i].strip() == "CTE days"), None)
+    assert days is not None, "the rate look-up is inlined into the join:\n" + "\n".join(plan)
+    end = min([i for i in ctes if i > days], default=len(plan))
+    assert calls and all(days < i < end for i in calls), "\n".join(plan)
+    with connection.cursor() as cursor:  # and the installed triggers run this statement
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'finance_spend_rollup_insert'")
+        assert "days AS MATERIALIZED" in cursor.fetchone()[0]

@@ -12,6 +12,6 @@ def _install(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("finance", "0013_rollup_storage")]
+    dependencies = [("finance", "0014_list_sort_indexes")]
 
     operations = [migrations.RunPython(_install, migrations.RunPython.noop)]

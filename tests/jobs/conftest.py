@@ -16,6 +16,12 @@ def default_schedules(db):
 
     migration = importlib.import_module("portfolio.migrations.0003_default_periodic_jobs")
     migration.create_defaults(apps, None)
-    # The gate-criteria recheck scan is scheduled by governance's own migration.
-    importlib.import_module("governance.migrations.0009_rules_periodic_jobs").create(apps, None)
+    # Later schedules, each added by its app's own data migration: the gate-criteria
+    # recheck scan, the daily email digest, the reapers of abandoned jobs and batches.
+    for later in (
+        "governance.migrations.0009_rules_periodic_jobs",
+        "portfolio.migrations.0012_daily_email_digest_schedule",
+        "finance.migrations.0012_reap_abandoned_work_schedule",
+    ):
+        importlib.import_module(later).create(apps, None)
     return migration

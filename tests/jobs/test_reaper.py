@@ -97,7 +97,7 @@ def test_reaper_fails_abandoned_jobs_only(finance):
     assert lost.message == ABANDONED_MESSAGE and lost.finished_at is not None
 
 
-def test_the_reapers_are_scheduled_by_beat():
+def test_the_reapers_are_scheduled_by_beat(default_schedules):
     from django_celery_beat.models import PeriodicTask
 
     from portfolio.celery import app

@@ -162,6 +162,10 @@ class Initiative(TimeStampedModel):
             models.Index(fields=["business_unit", "stage"]),
             models.Index(fields=["stage", "stage_entered_at"]),
             models.Index(fields=["stage", "last_activity_on"]),
+            # The stalled list's sorts (``sort_queryset`` breaks ties by pk): read in order,
+            # stop at the page, rather than judge and sort every active initiative.
+            models.Index(fields=["stage_entered_at", "id"], name="initiative_entered_id"),
+            models.Index(fields=["last_activity_on", "id"], name="initiative_activity_id"),
         ]
 
     def clean(self):

@@ -663,6 +663,130 @@ class VarianceFlag:
     missing_rates: list[str]
 
 
+def _round2(x: str) -> str:
+    """SQL for the column ``x`` rounded to two places half to even, as Python's
+    ``Decimal.quantize`` does (``ROUND`` rounds half away from zero): a flag's figures are
+    the same whether the database or ``_q`` computed them, so the database can filter and
+    order on them."""
+    return (
+        f"CASE WHEN MOD({x} * 100, 1) IN (0.5, -0.5) AND MOD(TRUNC({x} * 100), 2) = 0"
+        f" THEN TRUNC({x}, 2) ELSE ROUND({x}, 2) END"
+    )
+
+
+def _variance_flag_params(user, fiscal_year, threshold_pct, as_of) -> _Params:
+    as_of = _as_of(as_of)
+    fiscal_year = as_of.year if fiscal_year is None else fiscal_year
+    t_start, t_end = _trailing_window(as_of)
+    return _Params(
+        rep=settings.REPORTING_CURRENCY,
+        fy=fiscal_year,
+        fy_start=dt.date(fiscal_year, 1, 1),
+        fy_end=dt.date(fiscal_year, 12, 31),
+        as_of=as_of,
+        as_of_month=as_of.replace(day=1),
+        t_start=t_start,
+        t_end=t_end,
+        threshold=Decimal(
+            settings.FINANCE_VARIANCE_ALERT_PCT if threshold_pct is None else threshold_pct
+        ),
+        spend_units=_unit_scope(SpendEntry, user),
+        budget_units=_unit_scope(Budget, user),
+    )
+
+
+def _variance_flag_scope(p: _Params, alias: str, units: str) -> str:
+    return "" if p.named[units] is None else f"AND {alias}.business_unit_id = ANY(%({units})s)"
+
+
+def _variance_flag_ctes(p: _Params) -> None:
+    """``flagged(initiative_id, monthly, budget, run_rate, over_pct)``: the flags of
+    ``budget_vs_actual(group_by=("initiative",))`` computed from what they need alone (the
+    initiative rollup's three trailing months and the year's approved budget lines), so
+    the database filters, counts and orders them and Python builds only the rows it
+    returns. ``monthly`` is ``SUM / 3`` exactly as ``budget_vs_actual`` divides it; each
+    step is materialised so the rounding is computed once a row, not once a use."""
+    p.add(
+        f"""WITH budget_rates AS (
+            -- A budget line converts at the rate in force on the first day of its year.
+            SELECT DISTINCT ON (r.currency) r.currency, r.rate FROM finance_exchangerate r
+            WHERE r.valid_from <= %(fy_start)s ORDER BY r.currency, r.valid_from DESC
+        ), run AS (
+            SELECT r.initiative_id, SUM(r.one_time + r.operational) / 3 AS monthly
+            FROM finance_spendinitiativemonth r
+            WHERE r.month >= %(t_start)s AND r.month < %(t_end)s
+              {_variance_flag_scope(p, "r", "spend_units")}
+            GROUP BY r.initiative_id
+        ), budgets AS (
+            SELECT b.initiative_id,
+                   SUM(b.amount * CASE WHEN b.currency = %(rep)s THEN 1 ELSE er.rate END)
+                       AS amount
+            FROM finance_budget b LEFT JOIN budget_rates er ON er.currency = b.currency
+            WHERE b.status = 'approved' AND b.fiscal_year = %(fy)s
+              {_variance_flag_scope(p, "b", "budget_units")}
+            GROUP BY b.initiative_id
+        ), figures AS MATERIALIZED (
+            SELECT t.initiative_id, t.monthly, ROUND(COALESCE(b.amount, 0), 2) AS budget,
+                   {_round2("(t.monthly * 12)")} AS run_rate
+            FROM run t LEFT JOIN budgets b ON b.initiative_id = t.initiative_id
+        ), over AS MATERIALIZED (
+            -- 30 places before dividing: never a different second decimal than Python's.
+            SELECT f.*, CASE WHEN f.budget > 0
+                THEN ROUND(100 * (f.run_rate - f.budget), 30) / f.budget END AS over_pct
+            FROM figures f WHERE f.run_rate > 0
+        ), rounded AS (
+            SELECT f.initiative_id, f.monthly, f.budget, f.run_rate,
+                   {_round2("f.over_pct")} AS over_pct
+            FROM over f
+        ), flagged AS (
+            SELECT * FROM rounded WHERE over_pct IS NULL OR over_pct > %(threshold)s
+        )"""
+    )
+
+
+def _variance_flag_missing(p: _Params, alias: str | None) -> str:
+    """``(initiative_id, currency)`` for each currency without a rate among the year's
+    approved budget lines and the spend in the year or the trailing window (asked of the
+    ledger only for the months the rollup says have such postings, normally none); for
+    the flag ``alias`` only, or for every initiative."""
+    one = f"AND {{t}}.initiative_id = {alias}.initiative_id" if alias else ""
+    return f"""SELECT r.initiative_id, s.currency
+        FROM finance_spendinitiativemonth r
+        JOIN finance_spendentry s
+          ON s.initiative_id = r.initiative_id AND s.business_unit_id = r.business_unit_id
+         AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
+         AND s.posted_on <= %(as_of)s AND finance_rate_on(s.currency, s.posted_on) IS NULL
+        WHERE r.missing_entries > 0 AND r.month <= %(as_of_month)s
+          AND ((r.month >= %(fy_start)s AND r.month <= %(fy_end)s)
+               OR (r.month >= %(t_start)s AND r.month < %(t_end)s))
+          {_variance_flag_scope(p, "r", "spend_units")} {one.format(t="r")}
+        UNION
+        SELECT b.initiative_id, b.currency
+        FROM finance_budget b LEFT JOIN budget_rates er ON er.currency = b.currency
+        WHERE b.status = 'approved' AND b.fiscal_year = %(fy)s
+          AND b.currency <> %(rep)s AND er.rate IS NULL
+          {_variance_flag_scope(p, "b", "budget_units")} {one.format(t="b")}"""
+
+
+def _variance_flag(r: dict[str, Any], fiscal_year: int) -> VarianceFlag:
+    # The figures are computed here as ``budget_vs_actual`` and the loop that flagged
+    # its rows did; the database computed the same ones to choose the rows.
+    budget = r["budget"]
+    run_rate = _q(r["monthly"] * 12)
+    return VarianceFlag(
+        initiative_id=r["initiative_id"],
+        initiative_code=r["code"],
+        initiative_name=r["name"],
+        business_unit_id=r["business_unit_id"],
+        fiscal_year=fiscal_year,
+        budget=budget,
+        run_rate=run_rate,
+        over_pct=_q(100 * (run_rate - budget) / budget) if budget > 0 else None,
+        currency=settings.REPORTING_CURRENCY,
+        missing_rates=sorted(r["missing_rates"] or []),
+    )
+
+
 def variance_flags(
     *,
     user,
@@ -673,39 +797,83 @@ def variance_flags(
     """Initiatives whose annualised run rate exceeds their approved budget for the year
     by more than ``threshold_pct`` percent (default ``settings.FINANCE_VARIANCE_ALERT_PCT``).
     An initiative spending with no approved budget is flagged with ``over_pct`` None.
-    Scoped to what ``user`` may see (pass ``ALL_UNITS`` from a background job); one query."""
-    threshold = Decimal(
-        settings.FINANCE_VARIANCE_ALERT_PCT if threshold_pct is None else threshold_pct
-    )
-    rows = budget_vs_actual(
-        user=user, group_by=("initiative",), fiscal_year=fiscal_year, as_of=as_of
-    )
-    # ``rows`` is already aggregated per initiative: a handful of rows, not the ledger.
-    flags = []
-    for r in rows:
-        if r.run_rate <= 0:
-            continue
-        if r.budget <= 0:
-            over = None
-        else:
-            over = _q(100 * (r.run_rate - r.budget) / r.budget)
-            if over <= threshold:
-                continue
-        flags.append(
-            VarianceFlag(
-                initiative_id=r.initiative_id,
-                initiative_code=r.initiative_code,
-                initiative_name=r.initiative_name,
-                business_unit_id=r.initiative_unit_id,
-                fiscal_year=r.fiscal_year,
-                budget=r.budget,
-                run_rate=r.run_rate,
-                over_pct=over,
-                currency=r.currency,
-                missing_rates=r.missing_rates,
-            )
+    The figures are those of ``budget_vs_actual(group_by=("initiative",))``; ordered by
+    initiative code. Scoped to what ``user`` may see (pass ``ALL_UNITS`` from a background
+    job); one query (after the scope lookups). For a page, ``variance_flag_page``."""
+    p = _variance_flag_params(user, fiscal_year, threshold_pct, as_of)
+    _variance_flag_ctes(p)
+    p.add(
+        f""", missing AS (
+            SELECT m.initiative_id, ARRAY_AGG(DISTINCT m.currency) AS currencies
+            FROM ({_variance_flag_missing(p, None)}) m GROUP BY m.initiative_id
         )
-    return flags
+        SELECT f.*, i.code, i.name, i.business_unit_id, m.currencies AS missing_rates
+        FROM flagged f JOIN portfolio_initiative i ON i.id = f.initiative_id
+        LEFT JOIN missing m ON m.initiative_id = f.initiative_id
+        ORDER BY i.code"""
+    )
+    return [_variance_flag(r, p.named["fy"]) for r in _fetch(p.sql, p.values)]
+
+
+@dataclass(frozen=True)
+class VarianceFlagPage:
+    flags: list[VarianceFlag]
+    count: int  # every flag, on all pages
+    number: int  # the page returned (the one asked for, or the nearest valid one)
+
+
+def variance_flag_page(
+    *,
+    user,
+    page: int | str | None,
+    per_page: int,
+    fiscal_year: int | None = None,
+    threshold_pct: Decimal | int | None = None,
+    as_of: dt.date | None = None,
+) -> VarianceFlagPage:
+    """One page of ``variance_flags``, largest overrun first: spending with no budget,
+    then ``over_pct`` descending, then initiative code. The database flags, counts,
+    orders and pages; only the page's rows are built (and only they ask which currencies
+    lack a rate). ``page`` is read as Django's ``Paginator.get_page`` reads it: junk gives
+    page 1, out of range the last page. One query (after the scope lookups)."""
+    try:
+        number = int(page) if page is not None else 1
+    except (TypeError, ValueError):
+        number = 1
+    p = _variance_flag_params(user, fiscal_year, threshold_pct, as_of)
+    p.named.update(page=number, per_page=per_page)
+    _variance_flag_ctes(p)
+    p.add(
+        f""", counted AS (
+            SELECT COUNT(*) AS n,
+                   GREATEST(1, CEIL(COUNT(*)::numeric / %(per_page)s))::int AS pages
+            FROM flagged
+        ), chosen AS (
+            SELECT n, CASE WHEN %(page)s BETWEEN 1 AND pages THEN %(page)s ELSE pages END
+                AS number
+            FROM counted
+        ), shown AS (
+            SELECT x.* FROM chosen c CROSS JOIN LATERAL (
+                SELECT f.*, i.code, i.name, i.business_unit_id
+                FROM flagged f JOIN portfolio_initiative i ON i.id = f.initiative_id
+                ORDER BY f.over_pct IS NOT NULL, f.over_pct DESC, i.code COLLATE "C"
+                LIMIT %(per_page)s OFFSET (c.number - 1) * %(per_page)s
+            ) x
+        )
+        SELECT c.n, c.number, flag.*, m.missing_rates
+        FROM chosen c LEFT JOIN shown flag ON TRUE
+        LEFT JOIN LATERAL (
+            SELECT ARRAY_AGG(DISTINCT m.currency) AS missing_rates
+            FROM ({_variance_flag_missing(p, "flag")}) m
+        ) m ON TRUE
+        ORDER BY flag.over_pct IS NOT NULL, flag.over_pct DESC, flag.code COLLATE "C" """
+    )
+    rows = _fetch(p.sql, p.values)
+    return VarianceFlagPage(
+        flags=[_variance_flag(r, p.named["fy"]) for r in rows if r["initiative_id"] is not None],
+        count=rows[0]["n"],
+        number=rows[0]["number"],
+    )
 
 
 # --- Value and ROI ----------------------------------------------------------------------

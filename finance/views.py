@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -33,7 +34,7 @@ from people.errors import SeparationOfDutiesError
 from people.jobs import job_create, job_enqueue
 from people.models import Job
 from people.permissions import can, require
-from portfolio.views.listing import paginate, sort_queryset
+from portfolio.views.listing import PAGE_SIZE, paginate, sort_queryset
 
 #: Uploads up to this size are checked in full for the preview; larger files are
 #: previewed on their first rows and checked in full by the background job.
@@ -64,14 +65,7 @@ def index(request):
             "year": year,
             "budget_label": f"Approved budget FY{year}",
             "totals": selectors.budget_totals(user=user, fiscal_year=year),
-            # Largest overrun first, 25 a page (thousands can be flagged at scale).
-            "flags": paginate(
-                request,
-                sorted(
-                    selectors.variance_flags(user=user, fiscal_year=year),
-                    key=lambda f: (f.over_pct is not None, -(f.over_pct or 0), f.initiative_code),
-                ),
-            ),
+            "flags": _variance_flag_page(request, year),
             "waiting": Budget.objects.visible_to(user)
             .filter(status=Budget.Status.REQUESTED)
             .count(),
@@ -82,6 +76,17 @@ def index(request):
             **_focus_home(user),
         },
     )
+
+
+def _variance_flag_page(request, year: int) -> Page:
+    """Largest overrun first, 25 a page: thousands can be flagged at scale, so the database
+    flags, counts, orders and pages them and only the page's rows are built."""
+    flags = selectors.variance_flag_page(
+        user=request.user, fiscal_year=year, page=request.GET.get("page"), per_page=PAGE_SIZE
+    )
+    paginator = Paginator((), PAGE_SIZE)
+    paginator.count = flags.count  # a cached_property: the instance value wins
+    return Page(flags.flags, flags.number, paginator)
 
 
 def _focus_home(user) -> dict:

@@ -18,6 +18,8 @@ from django.db.models.functions import TruncDate
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 
+from portfolio import crossapp
+
 
 @dataclass(frozen=True)
 class Column:
@@ -133,29 +135,6 @@ def _with_export_fields(queryset):
     )
 
 
-def _money_by_initiative(user) -> dict[int, dict]:
-    """Money per visible initiative from the finance selectors (two queries whatever the
-    number of initiatives): this fiscal year's approved budget, and to date the spend by
-    kind, the realised value and the ROI. Value and ROI are ``initiative_value``'s."""
-    from finance import selectors as money
-
-    year = timezone.localdate().year
-    out: dict[int, dict] = {}
-    for row in money.initiative_value(user=user):
-        out[row.key_id] = {
-            "spend_one_time": row.one_time_cost,
-            "spend_operational": row.operational_cost,
-            "spend_total": row.total_cost,
-            "value": row.realised_value,
-            "roi": row.roi,
-            "budget": None,
-        }
-    for row in money.budget_vs_actual(user=user, group_by=("initiative",), fiscal_year=year):
-        if row.initiative_id in out:
-            out[row.initiative_id]["budget"] = row.budget
-    return out
-
-
 def _labels(field: str) -> dict[str, str]:
     from portfolio.models import Initiative
 
@@ -166,7 +145,7 @@ def _rows(queryset, user, *, text=False) -> Iterator[list]:
     """Export rows in ``INITIATIVE_COLUMNS`` order. Text cells pass through
     ``neutralise_formula``; dates stay dates and numbers numbers (``text=True`` renders
     them as ISO strings and plain numbers for CSV)."""
-    money = _money_by_initiative(user) if user is not None else {}
+    money = crossapp.initiative_money(user) if user is not None else {}
     stages, statuses, tiers = _labels("stage"), _labels("status"), _labels("risk_tier")
     qs = _with_export_fields(queryset).values_list(*_DB_FIELDS)
     blank = dict.fromkeys(("budget", "spend_one_time", "spend_operational", "spend_total"))

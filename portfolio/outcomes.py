@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import NullIf
 from django.utils import timezone
 
+from portfolio import crossapp
 from portfolio.models import KPI, AdoptionSnapshot, Initiative, Measurement
 
 
@@ -83,14 +84,12 @@ def kpi_progress(user, initiative: Initiative):
 
 
 def initiative_outcomes(user, initiative: Initiative, *, months: int = 12) -> Outcomes:
-    from finance.selectors import initiative_value, operational_share_by_month
-
     today = timezone.localdate()
-    values = initiative_value(user=user, initiative_ids=[initiative.pk])
+    value = crossapp.initiative_value_summary(user, initiative)
     since = dt.date(today.year - 1, today.month, 1)
-    spend = [
-        m for m in operational_share_by_month(user=user, initiative=initiative) if m.month >= since
-    ][-months:]
+    spend = [m for m in crossapp.spend_by_month(user, initiative=initiative) if m.month >= since][
+        -months:
+    ]
     adoption = list(
         AdoptionSnapshot.objects.visible_to(user)
         .filter(initiative=initiative)
@@ -98,7 +97,7 @@ def initiative_outcomes(user, initiative: Initiative, *, months: int = 12) -> Ou
     )
     return Outcomes(
         kpis=kpi_progress(user, initiative),
-        value=values[0] if values else None,
+        value=value,
         adoption=adoption,
         spend_months=spend,
         currency=settings.REPORTING_CURRENCY,

@@ -52,6 +52,7 @@ from people.notifications import (
     week_period,
 )
 from people.roles import PMO
+from portfolio import crossapp
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +297,6 @@ def access_reviews_open_run(
     """Open this quarter's access review campaign for every top-level unit that has none
     yet, through ``governance.services.access_review_open``. The reviewer is the unit's
     lead (``BusinessUnit.lead``, else its first lead membership). Idempotent per quarter."""
-    from governance.models import AccessReview
     from people.models import BusinessUnit, UnitMembership, UnitRole
 
     today = today or timezone.localdate()
@@ -304,19 +304,9 @@ def access_reviews_open_run(
     quarter_start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
     job = _start_job("scan:access_review_campaigns", requested_by, {"quarter": quarter})
     try:
-        from governance import services as governance_services
-
-        open_review = getattr(governance_services, "access_review_open", None)
-        if open_review is None:
-            job_failed(job, message="governance.services.access_review_open is not available")
-            return {"quarter": quarter, "opened": 0, "skipped": "no service"}
         units = list(
             BusinessUnit.objects.top_level()
-            .exclude(
-                pk__in=AccessReview.objects.filter(opened_on__gte=quarter_start).values(
-                    "business_unit_id"
-                )
-            )
+            .exclude(pk__in=crossapp.units_with_access_review_since(quarter_start))
             .select_related("lead")
         )
         first_lead = dict(
@@ -336,7 +326,7 @@ def access_reviews_open_run(
                 skipped.append(unit.code)
                 continue
             with transaction.atomic():
-                review = open_review(
+                review = crossapp.access_review_open(
                     acting_user=requested_by or reviewer,
                     business_unit=unit,
                     reviewer=reviewer,

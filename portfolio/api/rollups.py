@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from people.api.base import TokenReadOnlyPermission
 from people.models import BusinessUnit
+from portfolio import crossapp
 
 
 class RollupQuerySerializer(serializers.Serializer):
@@ -111,20 +112,19 @@ class BudgetVsActualView(_Rollup):
         responses=BudgetActualSerializer(many=True),
     )
     def get(self, request):
-        from finance.selectors import GROUPS, budget_vs_actual
-
+        groups = crossapp.budget_groupings()
         query = self.query(request)
         raw = request.query_params.get("group_by", "unit")
         group_by = tuple(g.strip() for g in raw.split(",") if g.strip())
-        unknown = set(group_by) - set(GROUPS)
+        unknown = set(group_by) - set(groups)
         if unknown:
             raise serializers.ValidationError(
                 {
-                    "group_by": f"Choose from {', '.join(GROUPS)} (unknown: {', '.join(sorted(unknown))})."
+                    "group_by": f"Choose from {', '.join(groups)} (unknown: {', '.join(sorted(unknown))})."
                 }
             )
-        rows = budget_vs_actual(
-            user=request.user,
+        rows = crossapp.budget_vs_actual(
+            request.user,
             group_by=group_by,
             fiscal_year=query.get("fiscal_year"),
             unit=query["unit"],
@@ -141,14 +141,12 @@ class ValueView(_Rollup):
         responses=ValueSerializer(many=True),
     )
     def get(self, request):
-        from finance.selectors import initiative_value, unit_value
-
         query = self.query(request)
         by = request.query_params.get("by", "unit")
         if by not in ("unit", "initiative"):
             raise serializers.ValidationError({"by": "Choose unit or initiative."})
-        selector = unit_value if by == "unit" else initiative_value
-        rows = selector(user=request.user, unit=query["unit"])
+        selector = crossapp.unit_values if by == "unit" else crossapp.initiative_values
+        rows = selector(request.user, unit=query["unit"])
         return Response(ValueSerializer(rows, many=True).data)
 
 

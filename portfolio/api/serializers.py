@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from people.api.base import ScopedModelSerializer, ScopedPrimaryKeyRelatedField
+from portfolio import crossapp
 from portfolio.models import (
     KPI,
     AdoptionSnapshot,
@@ -32,10 +33,8 @@ class _StallAndValueFields(serializers.Serializer):
     def _value(self, obj):
         values = self.context.setdefault("values", {})
         if obj.pk not in values:
-            from finance.selectors import initiative_value
-
             request = self.context.get("request")
-            for row in initiative_value(user=request.user, initiative_ids=[obj.pk]):
+            for row in crossapp.initiative_values(request.user, initiative_ids=[obj.pk]):
                 values[row.key_id] = row
         return values.get(obj.pk)
 

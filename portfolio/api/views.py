@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 
 from people.api.base import ScopedViewSet
 from people.scoping import has_global
+from portfolio import crossapp
 from portfolio.api.serializers import (
     AdoptionSnapshotSerializer,
     AssignmentSerializer,
@@ -83,12 +84,10 @@ class InitiativeViewSet(ScopedViewSet):
         page = super().paginate_queryset(queryset)
         rows = page if page is not None else list(queryset)
         if rows:
-            from finance.selectors import initiative_value
-
             self._values = {
                 r.key_id: r
-                for r in initiative_value(
-                    user=self.request.user, initiative_ids=[i.pk for i in rows]
+                for r in crossapp.initiative_values(
+                    self.request.user, initiative_ids=[i.pk for i in rows]
                 )
             }
         return page

@@ -1,7 +1,8 @@
 """The home page, by role: PMO (and, read-only, CoE/auditors), Finance, unit lead.
 
-Every figure is a DB aggregate from ``portfolio.selectors`` or ``finance.selectors``; each
-list on the page is sliced, so the query count does not grow with the portfolio.
+Every figure is a DB aggregate from ``portfolio.selectors`` or, for money and governance,
+``portfolio.crossapp``; each list on the page is sliced, so the query count does not grow
+with the portfolio.
 """
 
 from __future__ import annotations
@@ -16,35 +17,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from portfolio import selectors
+from portfolio import crossapp, selectors
 from portfolio.choices import ACTIVE_STAGES, Stage
 from portfolio.models import Initiative
 
 ROWS = selectors.DASHBOARD_ROWS
-
-
-class _Money:
-    """``finance.selectors``, imported on first use: portfolio sits below finance."""
-
-    def __getattr__(self, name):
-        from finance import selectors as finance_selectors
-
-        return getattr(finance_selectors, name)
-
-
-money = _Money()
-
-
-class _Governance:
-    """``governance.selectors``, imported on first use (governance sits above portfolio)."""
-
-    def __getattr__(self, name):
-        from governance import selectors as governance_selectors
-
-        return getattr(governance_selectors, name)
-
-
-governance = _Governance()
 
 
 def _f(value) -> float:
@@ -53,7 +30,7 @@ def _f(value) -> float:
 
 def _spend_mix(user, *, fiscal_year: int | None = None) -> dict:
     """One-time versus operational spend per month for the last 12 months (chart data)."""
-    months = money.operational_share_by_month(user=user, fiscal_year=fiscal_year)[-12:]
+    months = crossapp.spend_by_month(user, fiscal_year=fiscal_year)[-12:]
     return {
         "labels": [m.month.strftime("%b %Y") for m in months],
         "one_time": [_f(m.one_time) for m in months],
@@ -89,14 +66,14 @@ def _pmo_context(user) -> dict:
         production=Count("pk", filter=Q(stage__in=ACTIVE_STAGES[1:])),
     )
     stalled = selectors.stalled_pilots(user)
-    overdue = governance.overdue_stall_decisions(user)
+    overdue = crossapp.overdue_stall_decisions(user)
     since = timezone.make_aware(
         dt.datetime.combine(selectors.quarter_start(timezone.localdate()), dt.time.min)
     )
     decisions = selectors.end_decisions(user, since=since)
     gaps = selectors.governance_gaps(user)
-    units = money.unit_value(user=user)
-    totals = money.budget_totals(user=user)
+    units = crossapp.unit_values(user)
+    totals = crossapp.budget_totals(user)
     value_total = sum((u.realised_value or Decimal("0") for u in units), Decimal("0"))
     cost_total = sum((u.total_cost for u in units), Decimal("0"))
     return {
@@ -140,29 +117,27 @@ def _stalled_url(stage: str | None = None) -> str:
     return url + (f"&stage={stage}" if stage else "") + "&sort=entered"
 
 
-def _labelled(rows, attr: str, choices) -> list[dict]:
-    labels = dict(choices)
+def _labelled(rows, attr: str, labels: dict[str, str]) -> list[dict]:
     return [{"row": r, "label": labels.get(getattr(r, attr), getattr(r, attr))} for r in rows]
 
 
 def _finance_context(user) -> dict:
-    from finance.models import CostCategory, CostKind
-
     year = timezone.localdate().year
-    by_unit = money.budget_vs_actual(user=user, group_by=("unit",), fiscal_year=year)
-    by_kind = money.budget_vs_actual(user=user, group_by=("kind",), fiscal_year=year)
-    by_category = money.budget_vs_actual(user=user, group_by=("category",), fiscal_year=year)
-    flags = money.variance_flags(user=user, fiscal_year=year)
+    by_unit = crossapp.budget_vs_actual(user, group_by=("unit",), fiscal_year=year)
+    by_kind = crossapp.budget_vs_actual(user, group_by=("kind",), fiscal_year=year)
+    by_category = crossapp.budget_vs_actual(user, group_by=("category",), fiscal_year=year)
+    flags = crossapp.variance_flags(user, fiscal_year=year)
     # Largest first; a spend with no budget at all is the largest variance of all.
     flags = sorted(flags, key=lambda f: (f.over_pct is not None, -(f.over_pct or 0)))
+    kinds, categories = crossapp.cost_kind_labels(), crossapp.cost_category_labels()
     pending = selectors.budgets_awaiting_approval(user)
     return {
         "fiscal_year": year,
-        "totals": money.budget_totals(user=user, fiscal_year=year),
+        "totals": crossapp.budget_totals(user, fiscal_year=year),
         "by_unit": by_unit,
         "by_unit_rows": [{"row": r, "label": r.unit_name} for r in by_unit],
-        "by_kind": _labelled(by_kind, "kind", CostKind.choices),
-        "by_category": _labelled(by_category, "category", CostCategory.choices),
+        "by_kind": _labelled(by_kind, "kind", kinds),
+        "by_category": _labelled(by_category, "category", categories),
         "flags": flags[:ROWS],
         "flags_count": len(flags),
         "pending": pending[:ROWS],
@@ -175,9 +150,7 @@ def _finance_context(user) -> dict:
                 "forecast": [_f(r.forecast) for r in by_unit],
             },
             "categories": {
-                "labels": [
-                    dict(CostCategory.choices).get(r.category, r.category) for r in by_category
-                ],
+                "labels": [categories.get(r.category, r.category) for r in by_category],
                 "budget": [_f(r.budget) for r in by_category],
                 "actual": [_f(r.actual) for r in by_category],
             },
@@ -194,7 +167,7 @@ def _unit_context(user) -> dict:
     reviews = selectors.overdue_risk_reviews(user)
     incidents = selectors.open_incidents(user)
     pending = selectors.budgets_awaiting_approval(user)
-    stalled = governance.stalled_initiatives(user).filter(stage=Stage.PROOF_OF_CONCEPT)
+    stalled = crossapp.stalled_initiatives(user).filter(stage=Stage.PROOF_OF_CONCEPT)
     stalled = stalled.order_by("stage_entered_at", "pk")
     recent = (
         selectors.initiatives_for_list(user)
@@ -205,7 +178,7 @@ def _unit_context(user) -> dict:
         "today": timezone.localdate(),
         "fiscal_year": year,
         "funnel": funnel,
-        "totals": money.budget_totals(user=user, fiscal_year=year),
+        "totals": crossapp.budget_totals(user, fiscal_year=year),
         "stale": stale[:ROWS],
         # Counted as initiatives: the count links to the initiative list (?attention=).
         "stale_count": stale.order_by().values("initiative_id").distinct().count(),

@@ -18,6 +18,7 @@ from people.audit import acting_as
 from people.jobs import job_create, job_enqueue
 from people.models import BusinessUnit
 from people.permissions import can
+from portfolio import crossapp
 from portfolio.choices import ACTIVE_STAGES
 from portfolio.exports import filtered_initiatives, initiatives_csv, initiatives_xlsx
 from portfolio.forms import InitiativeForm, KPIForm, MeasurementForm, OwnersForm
@@ -132,10 +133,7 @@ def _value_summary(user, initiative: Initiative):
     """Value to date, cost to date (one-time and operational), ROI and payback, in the
     reporting currency: ``finance.selectors.initiative_value`` (the honest value rule),
     one query."""
-    from finance.selectors import initiative_value
-
-    rows = initiative_value(user=user, initiative_ids=[initiative.pk])
-    return rows[0] if rows else None
+    return crossapp.initiative_value_summary(user, initiative)
 
 
 def _can_edit(user, initiative: Initiative) -> bool:
@@ -160,14 +158,8 @@ def _gate_action(user, initiative: Initiative) -> dict | None:
     initiative has a next gate) or "Next gate checklist" (a decider, nothing requested)."""
     from django.urls import NoReverseMatch
 
-    try:
-        from governance.models import GateReview
-    except ImportError:  # pragma: no cover - governance is always installed here
-        return None
     # Only a review the user may open (finance sees initiatives, not gate reviews).
-    review = (
-        GateReview.objects.visible_to(user).filter(initiative=initiative, status="open").first()
-    )
+    review = crossapp.open_gate_review(user, initiative)
     try:
         if review is not None:
             url = reverse("governance:gate_review_detail", kwargs={"pk": review.pk})
@@ -264,21 +256,9 @@ def _outcomes(request, initiative, form=None):
 
 
 def _money(request, initiative):
-    from finance.models import Budget, CostCategory, CostKind
-
-    kinds, cats = dict(CostKind.choices), dict(CostCategory.choices)
-
-    context = {
-        "budgets": Budget.objects.visible_to(request.user)
-        .filter(initiative=initiative)
-        .select_related("requested_by", "approved_by")
-        .order_by("-fiscal_year", "kind", "category", "-pk")
-    }
-    try:
-        from finance import selectors as money
-    except ImportError:  # finance selectors not installed yet
-        return context | {"money_ready": False}
     user = request.user
+    kinds, cats = crossapp.cost_kind_labels(), crossapp.cost_category_labels()
+    context = {"budgets": crossapp.initiative_budgets(user, initiative)}
     context.update(
         money_ready=True,
         by_line=[
@@ -287,12 +267,12 @@ def _money(request, initiative):
                 "kind": kinds.get(r.kind, r.kind),
                 "category": cats.get(r.category, r.category),
             }
-            for r in money.budget_vs_actual(
-                user=user, initiative=initiative, group_by=("kind", "category")
+            for r in crossapp.budget_vs_actual(
+                user, initiative=initiative, group_by=("kind", "category")
             )
         ],
-        totals=money.budget_totals(user=user, initiative=initiative),
-        months=money.operational_share_by_month(user=user, initiative=initiative),
+        totals=crossapp.budget_totals(user, initiative=initiative),
+        months=crossapp.spend_by_month(user, initiative=initiative),
     )
     context["month_chart"] = {
         "labels": [m.month.strftime("%b %Y") for m in context["months"]],
@@ -301,45 +281,13 @@ def _money(request, initiative):
         "currency": settings.REPORTING_CURRENCY,
     }
     context["reporting_currency"] = settings.REPORTING_CURRENCY
-    from finance.focus.selectors import initiative_ai_usage
-
-    context["ai_usage"] = initiative_ai_usage(user=user, initiative=initiative)
+    context["ai_usage"] = crossapp.initiative_ai_usage(user, initiative)
     return context
 
 
 def _governance(request, initiative):
-    from governance.models import (
-        AISystem,
-        ControlAttestation,
-        FairnessAudit,
-        Incident,
-        ModelVersion,
-        RiskAssessment,
-    )
-
-    user = request.user
-    return {
-        "ai_systems": AISystem.objects.visible_to(user).filter(initiative=initiative),
-        "model_versions": ModelVersion.objects.visible_to(user)
-        .filter(ai_system__initiative=initiative)
-        .select_related("ai_system", "approved_by")
-        .order_by("ai_system__name", "-created_at"),
-        "risk_assessments": RiskAssessment.objects.visible_to(user)
-        .filter(initiative=initiative)
-        .select_related("assessor")
-        .order_by("-assessed_on", "-pk"),
-        "attestations": ControlAttestation.objects.visible_to(user)
-        .filter(initiative=initiative)
-        .select_related("control", "attested_by")
-        .order_by("control__code"),
-        "fairness_audits": FairnessAudit.objects.visible_to(user)
-        .filter(initiative=initiative)
-        .select_related("model_version")
-        .order_by("-audited_on", "-pk"),
-        "incidents": Incident.objects.visible_to(user)
-        .filter(initiative=initiative)
-        .order_by("-detected_at", "-pk"),
-        "today": timezone.localdate(),
+    return crossapp.initiative_governance_records(request.user, initiative) | {
+        "today": timezone.localdate()
     }
 
 
@@ -348,10 +296,8 @@ def _history(request, initiative):
     # belongs to it (measurements through their KPI), each shown only if the viewer may
     # read its model (finance rows to finance, incidents to governance roles), keyset
     # read from the event tables' time indexes, made readable for the 100 rows shown.
-    from governance.selectors import AuditLog
-
     limit = 100
-    page = AuditLog(viewer=request.user, references=initiative).page(limit=limit)
+    page = crossapp.initiative_history(request.user, initiative, limit=limit)
     return {
         "history": page.events,
         "history_truncated": page.next is not None,

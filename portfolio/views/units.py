@@ -11,17 +11,15 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
 from people.models import BusinessUnit, UnitMembership
-from portfolio import selectors
+from portfolio import crossapp, selectors
 from portfolio.choices import ACTIVE_STAGES
 
 
 @login_required
 def unit_list(request):
-    from finance.selectors import unit_value
-
     user = request.user
     units = list(selectors.units_with_summary(user))
-    values = {v.key_id: v for v in unit_value(user=user)}
+    values = {v.key_id: v for v in crossapp.unit_values(user)}
     for unit in units:
         unit.value_row = values.get(unit.pk)
     tree = selectors.unit_tree(units)
@@ -55,8 +53,6 @@ def _descendants(nodes, depth):
 
 @login_required
 def unit_detail(request, pk: int):
-    from finance.selectors import budget_totals, unit_value
-
     user = request.user
     unit = get_object_or_404(
         BusinessUnit.objects.visible_to(user).select_related("parent", "lead"), pk=pk
@@ -64,7 +60,7 @@ def unit_detail(request, pk: int):
     subtree = selectors.unit_descendant_ids(unit.pk)
     funnel = selectors.stage_funnel(user, unit_ids=subtree)
     children = list(selectors.units_with_summary(user).filter(parent_id=unit.pk))
-    values = {v.key_id: v for v in unit_value(user=user, unit=unit)}
+    values = {v.key_id: v for v in crossapp.unit_values(user, unit=unit)}
     for child in children:
         child.value_row = values.get(child.pk)
     initiatives = (
@@ -90,7 +86,7 @@ def unit_detail(request, pk: int):
             },
             "children": children,
             "own_value": values.get(unit.pk),
-            "totals": budget_totals(user=user, unit=unit),
+            "totals": crossapp.budget_totals(user, unit=unit),
             "initiatives": initiatives[:25],
             "initiative_count": initiatives.count(),
             "members": members[:50],

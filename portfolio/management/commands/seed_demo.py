@@ -16,20 +16,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from finance.models import Budget, CostCategory, CostKind, ExchangeRate, SpendEntry
-from governance.models import (
-    AccessReview,
-    AccessReviewItem,
-    AISystem,
-    Control,
-    ControlAttestation,
-    Dataset,
-    ExplainabilityRecord,
-    FairnessAudit,
-    Incident,
-    ModelVersion,
-    RiskAssessment,
-)
 from people.audit import acting_as
 from people.models import (
     BusinessUnit,
@@ -47,6 +33,7 @@ from portfolio.choices import (
     IntegrationDepth,
     Stage,
 )
+from portfolio.crossapp import demo
 from portfolio.models import (
     KPI,
     AdoptionSnapshot,
@@ -621,33 +608,18 @@ class Command(BaseCommand):
             with acting_as(self.pmo):
                 self._reference_data()
                 self._initiatives()
-                self._money()
-                self._governance()
+                demo.seed_money(self, months=month_starts(self.today, 12))
+                demo.seed_governance(self)
                 self._people()
-        self._cloud_bills()
+        demo.seed_cloud_bills(self)
         if "seed_gate_reviews" in get_commands():
             # Open gate reviews requested by the owners, so the PMO sees who is blocked and why.
             call_command("seed_gate_reviews", verbosity=0)
-        from portfolio.management.demo_story import tell_the_stall_story
-
         with transaction.atomic():
-            tell_the_stall_story(self)
+            demo.tell_the_stall_story(self)
         if "run_periodic_jobs" in get_commands():
             call_command("run_periodic_jobs", no_email=True, verbosity=0)
         self._print_logins()
-
-    def _cloud_bills(self):
-        """A year of FOCUS cloud bills, imported and allocated as finance would (lazy
-        import: portfolio reaches finance only from here)."""
-        from finance.focus.demo import seed_focus_demo
-
-        seed_focus_demo(
-            acting_user=get_user_model().objects.get(username="finance"),
-            initiatives=Initiative.objects.exclude(
-                stage__in=["proof_of_concept", "killed", "retired"]
-            ).order_by("code")[:15],
-            today=self.today,
-        )
 
     # --- organisation -----------------------------------------------------------------
     def _user(self, username: str, first: str, last: str, *, staff: bool = False, groups=()):
@@ -756,16 +728,7 @@ class Command(BaseCommand):
         ]
         for stage, days in DEFAULT_STAGE_LIMIT_DAYS.items():
             StagePolicy.objects.create(stage=stage, limit_days=days, inactivity_days=90)
-        rates = []
-        for currency, rate in RATES.items():
-            if currency == settings.REPORTING_CURRENCY:
-                continue
-            for month in month_starts(self.today, 24):
-                drift = Decimal(self.rng.randint(-20, 20)) / Decimal(1000)
-                rates.append(
-                    ExchangeRate(currency=currency, valid_from=month, rate=rate + drift * rate)
-                )
-        ExchangeRate.objects.bulk_create(rates)
+        demo.seed_exchange_rates(self, rates=RATES, months=month_starts(self.today, 24))
 
     # --- initiatives and outcomes -----------------------------------------------------
     def _initiatives(self):
@@ -1094,357 +1057,6 @@ class Command(BaseCommand):
         IntegrationPoint.objects.bulk_create(points)
 
     # --- money --------------------------------------------------------------------------
-    def _money(self):
-        rng = self.rng
-        year = self.today.year
-        budgets, spend = [], []
-        ref = 0
-        months = month_starts(self.today, 12)
-        for initiative in self.initiatives:
-            slug = initiative.business_unit.slug
-            currency = self.unit_currency[slug]
-            owner = self.staff[slug][0]
-            live = initiative.stage in (
-                Stage.INITIAL_PRODUCTION,
-                Stage.SCALED_DEPLOYMENT,
-                Stage.INSTITUTIONAL,
-            )
-            scale = {Stage.SCALED_DEPLOYMENT: 3, Stage.INSTITUTIONAL: 4}.get(initiative.stage, 1)
-            one_time = Decimal(rng.randint(8, 30) * 10000)
-            lines = [
-                (CostKind.ONE_TIME, CostCategory.PERSONNEL, one_time),
-                (CostKind.ONE_TIME, CostCategory.COMPUTE, one_time / 3),
-            ]
-            if live:
-                lines += [
-                    (
-                        CostKind.OPERATIONAL,
-                        CostCategory.COMPUTE,
-                        Decimal(rng.randint(5, 15) * 10000 * scale),
-                    ),
-                    (
-                        CostKind.OPERATIONAL,
-                        CostCategory.VENDOR,
-                        Decimal(rng.randint(3, 9) * 10000 * scale),
-                    ),
-                    (
-                        CostKind.OPERATIONAL,
-                        CostCategory.TOOLING,
-                        Decimal(rng.randint(1, 4) * 10000),
-                    ),
-                ]
-            if initiative.risk_tier == "high":
-                lines.append(
-                    (
-                        CostKind.OPERATIONAL if live else CostKind.ONE_TIME,
-                        CostCategory.SECURITY,
-                        Decimal(rng.randint(2, 6) * 10000),
-                    )
-                )
-            for k, (kind, category, amount) in enumerate(lines):
-                pending = (
-                    initiative.stage in (Stage.PROOF_OF_CONCEPT, Stage.INITIAL_PRODUCTION)
-                    and k == len(lines) - 1
-                    and rng.random() < 0.35
-                )
-                if (
-                    initiative.stage in (Stage.KILLED, Stage.RETIRED)
-                    and kind == CostKind.OPERATIONAL
-                ):
-                    continue
-                budgets.append(
-                    Budget(
-                        initiative=initiative,
-                        business_unit_id=initiative.business_unit_id,
-                        fiscal_year=year,
-                        kind=kind,
-                        category=category,
-                        amount=amount.quantize(Decimal("1")),
-                        currency=currency,
-                        status=Budget.Status.REQUESTED if pending else Budget.Status.APPROVED,
-                        justification="Run the service for the year at current adoption."
-                        if kind == CostKind.OPERATIONAL
-                        else "Build and pilot.",
-                        requested_by=owner,
-                        requested_at=self.now - timedelta(days=rng.randint(5, 300)),
-                        approved_by=None if pending else self.finance,
-                        decided_at=None
-                        if pending
-                        else self.now - timedelta(days=rng.randint(1, 290)),
-                    )
-                )
-                if pending:
-                    continue
-                # Monthly postings; operational money starts once the initiative is live.
-                overspend = Decimal(str(rng.choice([0.7, 0.9, 1.0, 1.05, 1.3, 1.6])))
-                for m, month in enumerate(months):
-                    if kind == CostKind.ONE_TIME and m > 6 and live:
-                        continue
-                    if (
-                        initiative.stage in (Stage.KILLED, Stage.RETIRED)
-                        and month > initiative.stage_entered_at.date()
-                    ):
-                        continue
-                    if getattr(initiative, "_stalled", False) and month > self.today - timedelta(
-                        days=150
-                    ):
-                        continue
-                    monthly = amount / 12 * overspend * Decimal(str(rng.uniform(0.85, 1.15)))
-                    ref += 1
-                    spend.append(
-                        SpendEntry(
-                            initiative=initiative,
-                            business_unit_id=initiative.business_unit_id,
-                            posted_on=month + timedelta(days=rng.randint(0, 25)),
-                            kind=kind,
-                            category=category,
-                            amount=monthly.quantize(Decimal("0.01")),
-                            currency=currency,
-                            vendor={
-                                "compute": "Azure",
-                                "vendor": "OpenAI",
-                                "tooling": "Datadog",
-                                "security": "Protect AI",
-                            }.get(category, "Internal"),
-                            source="erp",
-                            reference=f"ERP-{year}-{ref:06d}",
-                        )
-                    )
-        Budget.objects.bulk_create(budgets)
-        SpendEntry.objects.bulk_create(spend, batch_size=2000)
-
-    # --- governance ---------------------------------------------------------------------
-    def _governance(self):
-        rng = self.rng
-        controls = list(Control.objects.all())
-        systems, assessments, attestations, audits, explain, incidents = [], [], [], [], [], []
-        for initiative in self.initiatives:
-            unit_id = initiative.business_unit_id
-            slug = initiative.business_unit.slug
-            owner, operator, _ = self.staff[slug]
-            overdue = rng.random() < 0.2
-            assessments.append(
-                RiskAssessment(
-                    initiative=initiative,
-                    business_unit_id=unit_id,
-                    eu_tier=initiative.risk_tier,
-                    us_high_impact=initiative.risk_tier == "high",
-                    us_justification="Affects access to credit or financial services."
-                    if initiative.risk_tier == "high"
-                    else "",
-                    status=RiskAssessment.Status.CURRENT,
-                    assessor=self.coe,
-                    assessed_on=self.today
-                    - timedelta(days=400 if overdue else rng.randint(20, 200)),
-                    next_review_due=self.today - timedelta(days=rng.randint(5, 40))
-                    if overdue
-                    else self.today + timedelta(days=rng.randint(30, 300)),
-                )
-            )
-            live = initiative.stage in (
-                Stage.INITIAL_PRODUCTION,
-                Stage.SCALED_DEPLOYMENT,
-                Stage.INSTITUTIONAL,
-                Stage.RETIRED,
-            )
-            if initiative.risk_tier == "high" and controls:
-                for control in controls:
-                    if control.applies_to_tiers and "high" not in control.applies_to_tiers:
-                        continue
-                    if rng.random() < 0.3:
-                        continue  # a governance gap
-                    expiring = rng.random() < 0.15
-                    attestations.append(
-                        ControlAttestation(
-                            initiative=initiative,
-                            business_unit_id=unit_id,
-                            control=control,
-                            status=ControlAttestation.Status.ATTESTED,
-                            evidence="Control test report and sign-off stored in the GRC tool.",
-                            attested_by=self.coe,
-                            attested_on=self.today - timedelta(days=300 if expiring else 60),
-                            expires_on=self.today + timedelta(days=20 if expiring else 300),
-                        )
-                    )
-            if initiative.risk_tier == "high" and live:
-                failed = rng.random() < 0.25
-                audits.append(
-                    FairnessAudit(
-                        initiative=initiative,
-                        business_unit_id=unit_id,
-                        protected_attributes=["age", "sex", "ethnicity"],
-                        metrics={
-                            "age": {"tpr_gap": 0.07 if failed else 0.02},
-                            "sex": {"tpr_gap": 0.01},
-                        },
-                        result=FairnessAudit.Result.FAIL if failed else FairnessAudit.Result.PASS,
-                        auditor=self.coe,
-                        audited_on=self.today - timedelta(days=rng.randint(30, 200)),
-                        remediation_plan="Reweight training data for the 60+ age band and re-audit."
-                        if failed
-                        else "",
-                        remediation_due=self.today - timedelta(days=10) if failed else None,
-                    )
-                )
-            if live:
-                systems.append(
-                    AISystem(
-                        initiative=initiative,
-                        business_unit_id=unit_id,
-                        name=f"{initiative.name} model",
-                        owner=operator,
-                        vendor=""
-                        if initiative.build_or_buy == "build"
-                        else rng.choice(["OpenAI", "Anthropic", "Nuance", "Feedzai"]),
-                    )
-                )
-                explain.append(
-                    ExplainabilityRecord(
-                        initiative=initiative,
-                        business_unit_id=unit_id,
-                        logic="Scores each case from its features; the top contributing features are shown to the reviewer.",
-                        limitations="Not validated for business customers.",
-                        intended_use="Decision support; a person takes the final decision.",
-                        appeal_process="Customers can ask for a human review through the complaints channel.",
-                        updated_by=owner,
-                    )
-                )
-        RiskAssessment.objects.bulk_create(assessments)
-        ControlAttestation.objects.bulk_create(attestations)
-        FairnessAudit.objects.bulk_create(audits)
-        ExplainabilityRecord.objects.bulk_create(explain)
-        AISystem.objects.bulk_create(systems)
-        versions, datasets = [], []
-        for system in AISystem.objects.select_related("initiative", "initiative__business_unit"):
-            initiative = system.initiative
-            owner, operator, analyst = self.staff[initiative.business_unit.slug]
-            retired = initiative.stage == Stage.RETIRED
-            datasets.append(
-                Dataset(
-                    initiative=initiative,
-                    business_unit_id=system.business_unit_id,
-                    name=f"{initiative.name} training data",
-                    source_system="Enterprise data lake",
-                    contains_pii=bool(initiative.uses_pii),
-                    contains_demographics=bool(initiative.uses_demographics),
-                    steward=analyst,
-                )
-            )
-            deployed = self.now - timedelta(days=rng.randint(60, 400))
-            versions.append(
-                ModelVersion(
-                    ai_system=system,
-                    business_unit_id=system.business_unit_id,
-                    version="1.0.0",
-                    status=ModelVersion.Status.RETIRED
-                    if retired
-                    else ModelVersion.Status.PRODUCTION,
-                    training_run_ref=f"mlflow://runs/{rng.getrandbits(40):010x}",
-                    parameters={"learning_rate": 0.05, "max_depth": 6},
-                    metrics={"auc": round(rng.uniform(0.82, 0.95), 3)},
-                    created_by=operator,
-                    approved_by=self.coe,
-                    deployed_at=deployed,
-                    retired_at=initiative.stage_entered_at if retired else None,
-                    retrain_interval_days=180,
-                    last_validated_at=deployed,
-                )
-            )
-            if not retired:
-                versions.append(
-                    ModelVersion(
-                        ai_system=system,
-                        business_unit_id=system.business_unit_id,
-                        version="1.1.0",
-                        status=ModelVersion.Status.STAGING,
-                        training_run_ref=f"mlflow://runs/{rng.getrandbits(40):010x}",
-                        parameters={"learning_rate": 0.03, "max_depth": 8},
-                        metrics={"auc": round(rng.uniform(0.85, 0.96), 3)},
-                        created_by=operator,
-                    )
-                )
-        Dataset.objects.bulk_create(datasets)
-        # The trail records who created each version: the person named as its creator,
-        # not the PMO the rest of the demo is loaded as (one statement per creator).
-        by_creator: dict[int, list] = {}
-        for version in versions:
-            by_creator.setdefault(version.created_by.pk, []).append(version)
-        for group in by_creator.values():
-            with acting_as(group[0].created_by):
-                ModelVersion.objects.bulk_create(group)
-        live = [
-            i
-            for i in self.initiatives
-            if i.stage in (Stage.INITIAL_PRODUCTION, Stage.SCALED_DEPLOYMENT, Stage.INSTITUTIONAL)
-        ]
-        for k, initiative in enumerate(rng.sample(live, min(9, len(live)))):
-            severity = [
-                "low",
-                "medium",
-                "medium",
-                "high",
-                "low",
-                "critical",
-                "medium",
-                "low",
-                "high",
-            ][k]
-            detected = self.now - timedelta(days=rng.randint(3, 120))
-            resolved = k % 3 != 0
-            incidents.append(
-                Incident(
-                    initiative=initiative,
-                    business_unit_id=initiative.business_unit_id,
-                    title=[
-                        "Model drift above threshold",
-                        "Hallucinated policy answer",
-                        "Latency spike",
-                        "Biased outcomes reported",
-                        "Prompt injection attempt",
-                        "Wrong customer data shown",
-                        "Vendor API outage",
-                        "Stale features",
-                        "Unexplained declines",
-                    ][k],
-                    description="Detected by monitoring; see the timeline.",
-                    severity=severity,
-                    status=Incident.Status.RESOLVED if resolved else Incident.Status.INVESTIGATING,
-                    detected_at=detected,
-                    resolved_at=detected + timedelta(hours=rng.randint(2, 96))
-                    if resolved
-                    else None,
-                    escalation_level=3 if severity in ("high", "critical") else 1,
-                    escalation_path="Operator -> unit lead -> CoE -> CRO"
-                    if severity in ("high", "critical")
-                    else "Operator -> unit lead",
-                    timeline=[{"at": detected.isoformat(), "event": "Alert raised by monitoring"}],
-                    reported_by=self.staff[initiative.business_unit.slug][1],
-                    review_due=(detected + timedelta(days=14)).date()
-                    if severity in ("high", "critical", "medium")
-                    else None,
-                )
-            )
-        Incident.objects.bulk_create(incidents)
-        # One open access review campaign, for the Retail unit.
-        unit = self.units["retail"]
-        review = AccessReview.objects.create(
-            business_unit=unit,
-            name="Retail Banking Q4 access review",
-            reviewer=self.leads["retail"],
-            opened_on=self.today - timedelta(days=7),
-            due_on=self.today + timedelta(days=14),
-        )
-        AccessReviewItem.objects.bulk_create(
-            [
-                AccessReviewItem(
-                    review=review, business_unit=unit, membership=m, user_id=m.user_id, role=m.role
-                )
-                for m in UnitMembership.objects.filter(business_unit=unit).exclude(
-                    user=self.leads["retail"]
-                )
-            ]
-        )
-
     def _people(self):
         programs = [
             TrainingProgram.objects.create(

@@ -2,9 +2,12 @@
 
 - ``people`` imports nothing from the apps above it, anywhere.
 - ``finance`` and ``governance`` never import each other, anywhere.
-- ``portfolio``'s data layer (models, querysets, services, choices) never reaches up; its
-  presentation and orchestration modules (views, selectors, tasks, API) may ask finance
-  and governance through a function-level (lazy) import, never at module level.
+- ``portfolio`` reaches up in one place only (DESIGN.md section 5): the
+  ``portfolio.crossapp`` package, which pages, exports, the API, tasks and the demo loader
+  ask for money and governance; it imports finance and governance inside functions,
+  never at module level (portfolio loads before them). No other portfolio module imports
+  them, at any depth, except the few listed in ``NOT_YET_ROUTED``.
+Migrations are exempt (they name other apps' migrations by string).
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ NEVER = {
     "finance": {"governance"},
     "governance": {"finance"},
 }
-PORTFOLIO_DATA_LAYER = {"models.py", "querysets.py", "services.py", "choices.py"}
-# ``portfolio`` is also the Django project. The demo loader builds every app's data, so it
-# sits at the project level, above all four apps.
-PROJECT_LEVEL = {"portfolio/management/commands/seed_demo.py"}
+UPWARD = {"finance", "governance"}
+CROSS_APP = Path("portfolio/crossapp")
+# Being changed in parallel (performance work on the scorecard, the analytics and the
+# dashboard selectors): they still import finance/governance lazily and are routed through
+# ``portfolio.crossapp`` (which already offers what they use) once that work lands. Remove
+# a module from here when it is routed; ``test_not_yet_routed_is_current`` says when.
+NOT_YET_ROUTED = {
+    Path("portfolio/analytics.py"),
+    Path("portfolio/scorecard.py"),
+    Path("portfolio/selectors.py"),
+}
 
 
 def _modules():
@@ -53,15 +63,33 @@ MODULES = list(_modules())
 def test_module_imports_only_downwards(path):
     rel = path.relative_to(ROOT)
     app = rel.parts[0]
-    if str(rel) in PROJECT_LEVEL:
-        return
     anywhere = _imports(path, module_level_only=False)
     if app in NEVER:
         assert not anywhere & NEVER[app], f"{rel} imports {anywhere & NEVER[app]}"
         return
-    upward = {"finance", "governance"}
-    if len(rel.parts) == 2 and rel.name in PORTFOLIO_DATA_LAYER:
-        assert not anywhere & upward, f"{rel} imports {anywhere & upward}"
-    else:
+    if app != "portfolio":
+        return
+    if rel.is_relative_to(CROSS_APP) or rel in NOT_YET_ROUTED:
         top = _imports(path, module_level_only=True)
-        assert not top & upward, f"{rel} imports {top & upward} at module level"
+        assert not top & UPWARD, f"{rel} imports {top & UPWARD} at module level"
+    else:
+        assert not anywhere & UPWARD, (
+            f"{rel} imports {anywhere & UPWARD}: ask portfolio.crossapp instead"
+        )
+
+
+def test_not_yet_routed_is_current():
+    """The allow-list only names modules that exist and still reach up."""
+    for rel in NOT_YET_ROUTED:
+        assert (ROOT / rel).exists(), f"{rel} is gone: remove it from NOT_YET_ROUTED"
+        assert _imports(ROOT / rel, module_level_only=False) & UPWARD, (
+            f"{rel} no longer imports finance/governance: remove it from NOT_YET_ROUTED"
+        )
+
+
+def test_the_scan_sees_imports_inside_functions(tmp_path):
+    """A lazy import in a nested function counts (the rule is "at any depth")."""
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    def g():\n        from finance.selectors import x\n")
+    assert _imports(module, module_level_only=False) == {"finance"}
+    assert _imports(module, module_level_only=True) == set()

@@ -26,9 +26,10 @@ through ``visible_to(user)`` or the selector's own scoping, exactly as the selec
   ``cost_category_labels``, ``exchange_rate_on``;
 - governance: ``stalled_initiatives``, ``overdue_stall_decisions``, ``open_gate_review``,
   ``initiative_governance_records``, ``initiative_history``, ``overdue_risk_reviews``,
-  ``open_incidents``, and the pieces of the control-coverage queries
-  (``valid_attestations``, ``applicable_controls``, ``us_high_impact_assessments``,
-  ``open_criterion_lapses_count``);
+  ``open_incidents``, the pieces of the governance-gaps query (``valid_attestations``,
+  ``applicable_controls``, ``us_high_impact_assessments``, ``open_criterion_lapses_count``)
+  and the scorecard's control coverage (``controls_applying_by_dimension``,
+  ``attested_controls_by_unit``);
 - jobs: ``units_with_access_review_since``, ``access_review_open``;
 - ``portfolio.crossapp.demo``: the demo organisation's money and governance records and
   its stall story (``manage.py seed_demo``).
@@ -41,7 +42,20 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 if TYPE_CHECKING:  # annotations only: never imported at run time from here
@@ -336,8 +350,6 @@ def overdue_risk_reviews(user, *, unit_ids=None, today: dt.date | None = None) -
 def open_incidents(user, *, unit_ids=None) -> QuerySet:
     """Open, investigating or mitigated incidents the user can see, most severe first,
     then oldest."""
-    from django.db.models import Case, IntegerField, Value, When
-
     from governance.models import Incident
 
     qs = Incident.objects.visible_to(user).filter(status__in=OPEN_INCIDENT_STATUSES)
@@ -353,9 +365,9 @@ def open_incidents(user, *, unit_ids=None) -> QuerySet:
     return qs.select_related("initiative").order_by(severity, "detected_at", "pk")
 
 
-# --- Governance: pieces of the control-coverage queries ---------------------------------
-# Used inside an ``Initiative`` query (the gaps list, the scorecard): the initiative is
-# the outer query, so these refer to its columns with ``OuterRef``.
+# --- Governance: pieces of the governance-gaps query ----------------------------------------
+# Used inside an ``Initiative`` query: the initiative is the outer query, so these refer to
+# its columns with ``OuterRef``.
 
 
 def valid_attestations(*, today: dt.date) -> QuerySet:
@@ -408,6 +420,98 @@ def open_criterion_lapses_count() -> QuerySet:
         .annotate(n=Count("pk"))
         .values("n")
     )
+
+
+# --- Governance: control coverage by unit (the scaling scorecard) -------------------------
+
+
+def _dimension_of(standard_path: str):
+    """A control's scaling dimension: its standard's, or security and governance."""
+    from portfolio.choices import Dimension
+
+    return Coalesce(F(standard_path), Value(Dimension.SECURITY_GOVERNANCE.value))
+
+
+def _stage_rank_of(stage_path: str):
+    from portfolio.choices import STAGE_ORDER
+
+    return Case(
+        *[When(**{stage_path: s}, then=Value(i)) for s, i in STAGE_ORDER.items()],
+        default=Value(99),
+        output_field=IntegerField(),
+    )
+
+
+def controls_applying_by_dimension(
+    combos: Sequence[tuple[str, str]], *, dimensions: Sequence[str]
+) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
+    """How many controls apply to an initiative of each (risk tier, source) in ``combos``,
+    by governance's one rule (``control_applies``), per (dimension, ``applies_from_stage``)
+    of the controls in ``dimensions``: ``{(dimension, from_stage): {(tier, source): n}}``.
+    One query, whatever the number of initiatives."""
+    from governance.models import Control, control_applies
+
+    combos = list(combos)
+    rows = (
+        Control.objects.annotate(dim=_dimension_of("standard__dimension"))
+        .filter(dim__in=list(dimensions))
+        .order_by()
+        .values("dim", "applies_from_stage")
+        .annotate(
+            **{
+                f"c{i}": Count("pk", filter=control_applies(tier=tier, source=source))
+                for i, (tier, source) in enumerate(combos)
+            }
+        )
+    )
+    return {
+        (row["dim"], row["applies_from_stage"]): {
+            combo: row[f"c{i}"] for i, combo in enumerate(combos)
+        }
+        for row in rows
+    }
+
+
+def attested_controls_by_unit(
+    unit_ids, *, stages: Sequence[str], today: dt.date, dimensions: Sequence[str]
+) -> dict[tuple[int, str], int]:
+    """Per (unit, dimension): the valid attestations (attested and not expired on
+    ``today``, or marked not applicable) of controls that apply to their initiative (its
+    tier and source, and it has reached the control's starting stage), counting the
+    units' own open initiatives in ``stages``. One query."""
+    from governance.models import Control, ControlAttestation, control_applies
+    from portfolio.models import Initiative
+
+    applies = (
+        Control.objects.filter(pk=OuterRef("control_id"))
+        .filter(
+            control_applies(
+                tier=OuterRef("initiative__risk_tier"), source=OuterRef("initiative__source")
+            )
+        )
+        .annotate(rank=_stage_rank_of("applies_from_stage"))
+        .filter(rank__lte=OuterRef("initiative_rank"))
+    )
+    rows = (
+        ControlAttestation.objects.filter(
+            initiative__business_unit_id__in=list(unit_ids), initiative__stage__in=stages
+        )
+        .exclude(initiative__status=Initiative.Status.CLOSED)
+        .filter(
+            Q(status=ControlAttestation.Status.NOT_APPLICABLE)
+            | Q(status=ControlAttestation.Status.ATTESTED)
+            & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
+        )
+        .annotate(
+            initiative_rank=_stage_rank_of("initiative__stage"),
+            dim=_dimension_of("control__standard__dimension"),
+        )
+        .filter(Exists(applies), dim__in=list(dimensions))
+        .order_by()
+        .values("initiative__business_unit_id", "dim")
+        .annotate(n=Count("pk"))
+    )
+    return {(r["initiative__business_unit_id"], r["dim"]): r["n"] for r in rows}
 
 
 # --- Jobs ----------------------------------------------------------------------------------

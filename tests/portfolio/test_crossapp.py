@@ -31,11 +31,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from finance.models import Budget
-from governance.models import Control, ControlAttestation, control_applies
 from portfolio import analytics, crossapp, selectors
-from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER
+from portfolio.choices import ACTIVE_STAGES, STAGE_ORDER, Dimension
 from portfolio.models import Initiative, StageTransition
-from tests.factories import BudgetFactory, IncidentFactory, RiskAssessmentFactory
+from tests.factories import (
+    BudgetFactory,
+    ControlAttestationFactory,
+    ControlFactory,
+    IncidentFactory,
+    RiskAssessmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -155,34 +160,33 @@ def test_governance_gaps_composed_from_crossapp_is_the_same_query(pmo, lead_a):
         assert str(gaps(user).query) == str(selectors.governance_gaps(user, today=today).query)
 
 
-# --- Parity with portfolio/scorecard.py and portfolio/analytics.py ---------------------------
+# --- Parity with portfolio/scorecard.py and portfolio/analytics.py --------------------------
 
 
-def test_control_pieces_are_the_ones_the_scorecard_builds():
-    """``scorecard.controls_by_unit`` filters ``Control`` with ``control_applies`` and
-    counts the ones with a valid attestation: the crossapp pieces give the same SQL."""
+def test_scorecard_control_queries_are_the_ones_crossapp_builds(unit_a, initiative_a):
+    """``scorecard.controls_by_unit``'s second and third queries (the rule asked per
+    (tier, source), the valid attestations by unit) are exactly those of
+    ``controls_applying_by_dimension`` and ``attested_controls_by_unit``."""
+    from portfolio import scorecard
+
     today = dt.date(2026, 6, 30)
-    theirs_valid = ControlAttestation.objects.filter(
-        initiative_id=OuterRef(OuterRef("pk")), control_id=OuterRef("pk")
-    ).filter(
-        Q(status=ControlAttestation.Status.NOT_APPLICABLE)
-        | Q(status=ControlAttestation.Status.ATTESTED)
-        & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
-    )
-    theirs_controls = Control.objects.filter(
-        control_applies(tier=OuterRef("risk_tier"), source=OuterRef("source"))
-    )
-    ours_controls = crossapp.applicable_controls(
-        tier=OuterRef("risk_tier"), source=OuterRef("source")
-    )
-
-    def sql(controls, valid):
-        counted = controls.filter(Exists(valid)).values(k=Value(1)).annotate(n=Count("pk"))
-        return str(Initiative.objects.annotate(n=Subquery(counted.values("n")[:1])).query)
-
-    assert sql(ours_controls, crossapp.valid_attestations(today=today)) == sql(
-        theirs_controls, theirs_valid
-    )
+    dims = [Dimension.INFRASTRUCTURE.value, Dimension.SECURITY_GOVERNANCE.value]
+    control = ControlFactory(applies_to_tiers=[], applies_from_stage="proof_of_concept")
+    ControlAttestationFactory(initiative=initiative_a, control=control, evidence="Report.")
+    with CaptureQueriesContext(connection) as theirs:
+        figures = scorecard.controls_by_unit([unit_a.pk], today=today)
+    combo = (initiative_a.risk_tier, initiative_a.source)
+    with CaptureQueriesContext(connection) as ours:
+        applying = crossapp.controls_applying_by_dimension([combo], dimensions=dims)
+        attested = crossapp.attested_controls_by_unit(
+            [unit_a.pk], stages=scorecard.ACTIVE, today=today, dimensions=dims
+        )
+    assert len(theirs) == 3
+    assert [q["sql"] for q in ours] == [q["sql"] for q in theirs][1:]
+    dim = Dimension.SECURITY_GOVERNANCE.value
+    assert applying == {(dim, "proof_of_concept"): {combo: 1}}
+    assert attested == {(unit_a.pk, dim): 1}
+    assert figures[unit_a.pk][dim] == (1, 1)
 
 
 def test_exchange_rate_on_is_the_rate_the_graveyard_converts_with():

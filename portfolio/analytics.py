@@ -60,6 +60,17 @@ def _visible_ids_sql(user, unit_ids=None) -> tuple[str, tuple]:
     return sql, params
 
 
+def _in_scope(column: str, user, unit_ids=None) -> tuple[str, tuple]:
+    """A condition keeping the rows whose initiative id (``column``) is visible to
+    ``user`` (narrowed to ``unit_ids``): TRUE for a global role looking at everything,
+    so the whole portfolio is not listed and joined back against itself; otherwise the
+    visible ids' subquery."""
+    if unit_ids is None and Initiative.objects.visible_unit_ids(user) is None:
+        return "TRUE", ()
+    ids, params = _visible_ids_sql(user, unit_ids)
+    return f"{column} IN ({ids})", params
+
+
 def _fetch(sql: str, params) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -129,7 +140,7 @@ def cohorts(user, *, unit_ids=None, today: dt.date | None = None) -> list[Cohort
     Reaching initial production: the first decision into a production stage (or, with no
     recorded decision, the date it entered its current production stage)."""
     today = today or timezone.localdate()
-    ids, params = _visible_ids_sql(user, unit_ids)
+    scope, params = _in_scope("i.id", user, unit_ids)
     rows = _fetch(
         f"""
         WITH ini AS (
@@ -146,7 +157,7 @@ def cohorts(user, *, unit_ids=None, today: dt.date | None = None) -> list[Cohort
                             THEN (i.stage_entered_at AT TIME ZONE 'UTC')::date END
                    ) AS reached
             FROM portfolio_initiative i
-            WHERE i.id IN ({ids}) AND i.stage <> 'unknown'
+            WHERE {scope} AND i.stage <> 'unknown'
         )
         SELECT ini.q AS quarter,
                u.id AS unit_id, u.name AS unit_name,
@@ -190,13 +201,14 @@ def time_in_stage(user, *, unit_ids=None) -> list[dict]:
     """Per active stage: completed stays, their median and 90th percentile in days, and
     the stays still open with their median age. Stays come from the stage history (LEAD
     over each initiative's decisions that changed stage). One query."""
-    ids, params = _visible_ids_sql(user, unit_ids)
+    scope_t, params = _in_scope("t.initiative_id", user, unit_ids)
+    scope_i, _ = _in_scope("i.id", user, unit_ids)
     rows = _fetch(
         f"""
         WITH t AS (
             SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
             FROM portfolio_stagetransition t
-            WHERE t.initiative_id IN ({ids}) AND t.decision <> 'import'
+            WHERE {scope_t} AND t.decision <> 'import'
               AND t.from_stage <> t.to_stage
         ), stays AS (
             SELECT to_stage AS stage, decided_at AS entered,
@@ -216,7 +228,7 @@ def time_in_stage(user, *, unit_ids=None) -> list[dict]:
             UNION ALL
             SELECT i.stage, i.stage_entered_at, NULL
             FROM portfolio_initiative i
-            WHERE i.id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
+            WHERE {scope_i} AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
         ), days AS (
             SELECT stage, left_at IS NOT NULL AS done,
                    EXTRACT(EPOCH FROM (COALESCE(left_at, now()) - entered)) / 86400.0 AS d
@@ -257,7 +269,7 @@ def _round(value):
 def funnel(user, *, unit_ids=None) -> list[dict]:
     """How many initiatives ever reached each active stage (from the current stage and the
     stage history), and the conversion rate from each stage to the next. One query."""
-    ids, params = _visible_ids_sql(user, unit_ids)
+    scope, params = _in_scope("i.id", user, unit_ids)
     n = len(ACTIVE_STAGES)
     cols = ", ".join(f"COUNT(*) FILTER (WHERE top >= {k}) AS r{k}" for k in range(n))
     rows = _fetch(
@@ -269,7 +281,7 @@ def funnel(user, *, unit_ids=None) -> list[dict]:
             FROM portfolio_initiative i
             LEFT JOIN portfolio_stagetransition t
                    ON t.initiative_id = i.id AND t.decision <> 'import'
-            WHERE i.id IN ({ids}) AND i.stage <> 'unknown'
+            WHERE {scope} AND i.stage <> 'unknown'
             GROUP BY i.id, i.stage
         )
         SELECT {cols} FROM tops""",

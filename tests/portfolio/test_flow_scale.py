@@ -17,6 +17,7 @@ from portfolio import analytics
 from portfolio.analytics import Cohort
 from portfolio.views.flow import unit_cohort_rows
 from tests import factories as f
+from tests.portfolio.test_flow_analytics import portfolio  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +107,38 @@ def test_flow_page_by_unit_table_matches_the_cohorts_with_flat_queries_and_scope
     assert f"<td>{unit_a.name}</td>" in html and f"<td>{unit_b.name}</td>" not in html
     assert "<td>Unit BX0</td>" not in html
     assert client.get(reverse("flow") + f"?unit={unit_b.pk}").status_code == 404
+
+
+@pytest.mark.usefixtures("portfolio")
+def test_global_roles_figures_are_those_of_every_unit_listed_without_the_id_list(
+    client, pmo, finance, lead_a, unit_a, unit_b
+):
+    """A global role's cohorts, stays and funnel skip the visible-ids subquery (the whole
+    portfolio joined back against itself) and are the figures of every unit named."""
+    from people.models import BusinessUnit
+
+    every = list(BusinessUnit.objects.values_list("pk", flat=True))
+    for user in (pmo, finance):
+        with CaptureQueriesContext(connection) as ctx:
+            figures = (
+                analytics.cohorts(user),
+                analytics.time_in_stage(user),
+                analytics.funnel(user),
+            )
+        listed = [
+            q["sql"]
+            for q in ctx.captured_queries
+            if 'IN (SELECT "portfolio_initiative"."id"' in q["sql"]
+        ]
+        assert not listed, listed
+        assert figures == (
+            analytics.cohorts(user, unit_ids=every),
+            analytics.time_in_stage(user, unit_ids=every),
+            analytics.funnel(user, unit_ids=every),
+        )
+    assert analytics.funnel(pmo)[0]["reached"] == 4
+    # A lead's figures are their units' only, and a unit filter narrows a global role too.
+    assert analytics.funnel(lead_a)[0]["reached"] == 2
+    assert analytics.funnel(pmo, unit_ids=[unit_b.pk])[0]["reached"] == 2
+    assert analytics.time_in_stage(lead_a) == analytics.time_in_stage(pmo, unit_ids=[unit_a.pk])
+    assert analytics.cohorts(lead_a) != analytics.cohorts(pmo)

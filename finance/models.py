@@ -333,6 +333,111 @@ class SpendInitiativeMonth(models.Model):
         return f"{self.initiative_id} {self.month:%Y-%m}"
 
 
+# --- The maintained value rollup ------------------------------------------------------
+#
+# Realised value (``finance.selectors.initiative_value`` / ``unit_value``) from the KPI
+# periods of ``portfolio.KPIPeriodValue``, in the reporting currency, kept exact by
+# statement-level triggers on that rollup, on ``portfolio_kpi`` (baseline, direction,
+# value per unit, currency) and on ``finance_exchangerate`` (see finance/value_rollup.py).
+# Never written by the app. Amounts are exact products (16 decimal places: a 4-place
+# level above baseline x a 4-place value per unit x an 8-place rate).
+
+VALUE_DIGITS = {"max_digits": 52, "decimal_places": 16}
+
+
+class ValueSegment(models.Model):
+    """One KPI period's money: from ``start`` (the period) until ``next`` (the KPI's next
+    measured period, or open), the level of the period's latest measurement above the
+    baseline x value per unit, converted at the rate of that measurement's day. ``amount``
+    is null when that day has no rate for ``currency`` (the KPI's value currency)."""
+
+    kpi = models.ForeignKey(
+        "portfolio.KPI", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    cadence = models.CharField(max_length=10)
+    start = models.DateField()
+    next = models.DateField(null=True)
+    measured_on = models.DateField()
+    amount = models.DecimalField(**VALUE_DIGITS, null=True)
+    currency = models.CharField(max_length=3)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "start"], name="value_segment_key"),
+        ]
+        indexes = [
+            models.Index(fields=["initiative", "start"], name="value_segment_init"),
+            models.Index(fields=["measured_on"], name="value_segment_measured"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi_id} from {self.start}: {self.amount}"
+
+
+class ValueUnitStep(models.Model):
+    """Per unit, cadence and period: the change of the unit's value level at that period
+    (segments starting there minus segments ending there), and how many segments start
+    there. A unit's level in a period is the sum of its steps up to it."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    cadence = models.CharField(max_length=10)
+    at = models.DateField()
+    amount = models.DecimalField(**VALUE_DIGITS)
+    starts = models.IntegerField()
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "cadence", "at"], name="value_unit_step_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"], name="value_unit_step_empty", condition=Q(amount=0, starts=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.cadence} {self.at}: {self.amount:+}"
+
+
+class ValueUnitMissing(models.Model):
+    """Per unit and value currency: how many segments have no exchange rate."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    segments = models.IntegerField()
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "currency"], name="value_unit_missing_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["id"], name="value_unit_missing_empty", condition=Q(segments=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.currency}: {self.segments}"
+
+
 # FOCUS cloud bills live in their own module; imported here so Django registers them.
 from finance.focus.models import (  # noqa: E402, F401
     AllocationRule,

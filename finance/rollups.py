@@ -235,3 +235,6 @@ def ensure_reporting_currency(**kwargs) -> None:
             return
     install()
     rebuild()
+    from finance import value_rollup
+
+    value_rollup.rebuild()  # segments are in the reporting currency too

@@ -51,6 +51,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from finance import value_rollup
 from finance.models import Budget, CostKind, SpendEntry
 from people.models import BusinessUnit
 from portfolio.models import Initiative, Measurement
@@ -933,25 +934,21 @@ def _value_rows(
         bucket_join = (
             "JOIN buckets bk ON bk.unit_id = {alias}.business_unit_id" if unit is not None else ""
         )
-    # Cost from the maintained spend rollup (finance.rollups), by initiative and month.
-    # The month of ``as_of`` comes from the rollup too unless something is posted after
-    # ``as_of`` in that month (then that one month is summed from the ledger). Currencies
-    # without a rate are looked up in the ledger only for months that have such postings.
+    # Cost from the maintained spend rollups (finance.rollups): by unit and month for the
+    # units pages (a few rows per unit, whatever the size of the ledger), by initiative
+    # and month otherwise. The month of ``as_of`` comes from the rollup too unless
+    # something is posted after ``as_of`` in that month (then that one month is summed
+    # from the ledger). Currencies without a rate: the unit rollup has them per row; for
+    # initiatives they are looked up in the ledger only for months with such postings.
     in_scope = (
         "(%(spend_units)s::bigint[] IS NULL OR {a}.business_unit_id = ANY(%(spend_units)s))"
         " AND (%(initiatives)s::bigint[] IS NULL OR {a}.initiative_id = ANY(%(initiatives)s))"
     )
-    p.add(
-        f"""later AS (
+    later = """later AS (
         SELECT EXISTS (SELECT 1 FROM finance_spendentry WHERE posted_on > %(as_of)s
                        AND posted_on < (%(month)s::date + interval '1 month')) AS found
-    ), spend_months AS (
-        SELECT r.initiative_id, r.business_unit_id, r.month, r.one_time, r.operational,
-               r.missing_entries
-        FROM finance_spendinitiativemonth r
-        WHERE {in_scope.format(a="r")} AND r.month <= %(month)s
-          AND (r.month < %(month)s OR NOT (SELECT found FROM later))
-        UNION ALL
+    ),"""
+    ledger_month = f"""
         SELECT s.initiative_id, s.business_unit_id, %(month)s::date,
                COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on))
                         FILTER (WHERE s.kind = %(one_time)s), 0),
@@ -961,53 +958,106 @@ def _value_rows(
         FROM finance_spendentry s
         WHERE (SELECT found FROM later) AND {in_scope.format(a="s")}
           AND s.posted_on >= %(month)s AND s.posted_on <= %(as_of)s
-        GROUP BY 1, 2
-    ), cost AS (
-        SELECT {key_src.format(alias="r")} AS key, r.month,
-               SUM(r.one_time + r.operational) AS cost,
-               SUM(r.one_time) AS one_time, SUM(r.operational) AS operational
-        FROM spend_months r
-        {bucket_join.format(alias="r")}
-        GROUP BY 1, 2
-    ), cost_missing AS (
-        SELECT {key_src.format(alias="r")} AS key, x.currency
-        FROM (SELECT * FROM spend_months WHERE missing_entries > 0) r
-        {bucket_join.format(alias="r")}
-        CROSS JOIN LATERAL (
-            SELECT DISTINCT s.currency FROM finance_spendentry s
-            WHERE s.initiative_id = r.initiative_id AND s.business_unit_id = r.business_unit_id
-              AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
-              AND s.posted_on <= %(as_of)s AND finance_rate_on(s.currency, s.posted_on) IS NULL
-        ) x
-    ),"""
-    )
-    improvement = (
-        "(CASE WHEN k.direction = %(increase)s THEN kp.value - k.baseline_value"
-        " ELSE k.baseline_value - kp.value END)"
-    )
+        GROUP BY 1, 2"""
+    if by_unit:
+        assert initiative_ids is None
+        unit_scope = (
+            "(%(spend_units)s::bigint[] IS NULL OR r.business_unit_id = ANY(%(spend_units)s))"
+        )
+        rollup_months = (
+            "r.month <= %(month)s AND (r.month < %(month)s OR NOT (SELECT found FROM later))"
+        )
+        p.add(
+            f"""{later} spend_months AS (
+            SELECT NULL::bigint AS initiative_id, r.business_unit_id, r.month,
+                   COALESCE(SUM(r.converted) FILTER (WHERE r.kind = %(one_time)s), 0),
+                   COALESCE(SUM(r.converted) FILTER (WHERE r.kind = %(operational)s), 0),
+                   SUM(r.missing_entries)
+            FROM finance_spendunitmonth r
+            WHERE {unit_scope} AND {rollup_months}
+            GROUP BY 2, 3
+            UNION ALL {ledger_month}
+        ), cost AS (
+            SELECT bk.bucket_id AS key, r.month, SUM(r.one_time + r.operational) AS cost,
+                   SUM(r.one_time) AS one_time, SUM(r.operational) AS operational
+            FROM spend_months r(initiative_id, business_unit_id, month, one_time, operational)
+            JOIN buckets bk ON bk.unit_id = r.business_unit_id
+            GROUP BY 1, 2
+        ), cost_missing AS (
+            SELECT bk.bucket_id AS key, r.currency
+            FROM finance_spendunitmonth r JOIN buckets bk ON bk.unit_id = r.business_unit_id
+            WHERE {unit_scope} AND {rollup_months} AND r.missing_entries > 0
+            UNION
+            SELECT bk.bucket_id, s.currency
+            FROM finance_spendentry s JOIN buckets bk ON bk.unit_id = s.business_unit_id
+            WHERE (SELECT found FROM later) AND {in_scope.format(a="s")}
+              AND s.posted_on >= %(month)s AND s.posted_on <= %(as_of)s
+              AND finance_rate_on(s.currency, s.posted_on) IS NULL
+        ),"""
+        )
+    else:
+        p.add(
+            f"""{later} spend_months AS (
+            SELECT r.initiative_id, r.business_unit_id, r.month, r.one_time, r.operational,
+                   r.missing_entries
+            FROM finance_spendinitiativemonth r
+            WHERE {in_scope.format(a="r")} AND r.month <= %(month)s
+              AND (r.month < %(month)s OR NOT (SELECT found FROM later))
+            UNION ALL {ledger_month}
+        ), cost AS (
+            SELECT {key_src.format(alias="r")} AS key, r.month,
+                   SUM(r.one_time + r.operational) AS cost,
+                   SUM(r.one_time) AS one_time, SUM(r.operational) AS operational
+            FROM spend_months r
+            {bucket_join.format(alias="r")}
+            GROUP BY 1, 2
+        ), cost_missing AS (
+            SELECT {key_src.format(alias="r")} AS key, x.currency
+            FROM (SELECT * FROM spend_months WHERE missing_entries > 0) r
+            {bucket_join.format(alias="r")}
+            CROSS JOIN LATERAL (
+                SELECT DISTINCT s.currency FROM finance_spendentry s
+                WHERE s.initiative_id = r.initiative_id
+                  AND s.business_unit_id = r.business_unit_id
+                  AND s.posted_on >= r.month AND s.posted_on < r.month + interval '1 month'
+                  AND s.posted_on <= %(as_of)s AND finance_rate_on(s.currency, s.posted_on) IS NULL
+            ) x
+        ),"""
+        )
     # Honest value: every elapsed cadence period (week, month or quarter), from the KPI's
     # first measurement up to and including the period of ``as_of``, counts once at the
     # level of the latest measurement at or before it (carried forward), converted at the
     # rate of that measurement's day. Value of a period = level above baseline x value
     # per unit. So value follows time and the KPI's cadence, never the number of rows.
     #
-    # Read from the maintained rollup (portfolio.value_rollup: one row per KPI period,
-    # its latest measurement); a period whose latest measurement is after ``as_of``
-    # takes its latest at or before ``as_of`` from the measurements.
+    # Read from the maintained value rollup (finance.value_rollup): a segment per KPI
+    # period (its money and its next period) and, per unit, the steps of the level. A KPI
+    # with a segment measured after ``as_of`` (``late``: usually none) has its stored
+    # contribution taken out and the one as of that day put in, from the KPI periods
+    # (portfolio.KPIPeriodValue; a period whose latest measurement is after ``as_of``
+    # takes its latest at or before ``as_of`` from the measurements).
     #
-    # A level holds from its period until the KPI's next measured period. Rather than
-    # expanding every KPI into its periods, the levels become +/- steps summed per key and
-    # cadence, and only those sums are expanded into periods (keys x periods, not KPIs x
-    # periods), then into the months that hold each period's first day.
+    # A level holds from its period until the KPI's next measured period: levels are +/-
+    # steps summed per key and cadence, and only those sums are expanded into periods
+    # (keys x periods, not KPIs x periods), then into the months that hold each period's
+    # first day.
     value_scope = (
-        "(%(value_units)s::bigint[] IS NULL OR r.business_unit_id = ANY(%(value_units)s))"
-        " AND (%(initiatives)s::bigint[] IS NULL OR r.initiative_id = ANY(%(initiatives)s))"
+        "(%(value_units)s::bigint[] IS NULL OR {a}.business_unit_id = ANY(%(value_units)s))"
+        " AND (%(initiatives)s::bigint[] IS NULL OR {a}.initiative_id = ANY(%(initiatives)s))"
+    )
+    upto = "portfolio_kpi_period({a}.cadence, %(as_of)s)"
+    late_rate = (
+        "(CASE WHEN k.value_currency = %(rep)s THEN 1"
+        " ELSE finance_rate_on(k.value_currency, kp.measured_on) END)"
     )
     p.add(
-        f"""kp AS (
+        f"""late AS MATERIALIZED (
+        SELECT DISTINCT s.kpi_id FROM finance_valuesegment s
+        WHERE s.measured_on > %(as_of)s AND {value_scope.format(a="s")}
+    ), kp AS (
         SELECT r.kpi_id, r.period, r.measured_on, r.value
         FROM portfolio_kpiperiodvalue r
-        WHERE {value_scope} AND r.measured_on <= %(as_of)s
+        WHERE r.kpi_id IN (SELECT kpi_id FROM late) AND r.measured_on <= %(as_of)s
         UNION ALL
         SELECT r.kpi_id, r.period, l.measured_on, l.value
         FROM portfolio_kpiperiodvalue r
@@ -1017,27 +1067,81 @@ def _value_rows(
               AND m.measured_on <= %(as_of)s
             ORDER BY m.measured_on DESC LIMIT 1
         ) l ON TRUE
-        WHERE {value_scope} AND r.period <= %(as_of)s AND r.measured_on > %(as_of)s
-    ), seg AS (
+        WHERE r.kpi_id IN (SELECT kpi_id FROM late) AND r.period <= %(as_of)s
+          AND r.measured_on > %(as_of)s
+    ), late_seg AS (
         SELECT {key_src.format(alias="k")} AS key, k.cadence, kp.period AS start,
                LEAD(kp.period) OVER (PARTITION BY kp.kpi_id ORDER BY kp.period) AS next,
-               {improvement} * k.value_per_unit * vr.rate AS amount,
-               CASE WHEN vr.rate IS NULL THEN k.value_currency END AS missing
+               {value_rollup.AMOUNT.format(rate=late_rate)}
+                   AS amount,
+               k.value_currency AS currency
         FROM kp
         JOIN portfolio_kpi k ON k.id = kp.kpi_id
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN k.value_currency = %(rep)s THEN 1
-                        ELSE finance_rate_on(k.value_currency, kp.measured_on) END AS rate
-        ) vr
         {bucket_join.format(alias="k")}
-        WHERE k.kind = %(business)s
-          AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL
-    ), steps AS (
-        SELECT key, cadence, at, SUM(d) AS d FROM (
-            SELECT key, cadence, start AS at, COALESCE(amount, 0) AS d FROM seg
+        WHERE {value_rollup.ELIGIBLE}
+    ), stored_late AS (
+        SELECT {key_src.format(alias="s")} AS key, s.cadence, s.start, s.next, s.amount,
+               s.currency
+        FROM finance_valuesegment s
+        {bucket_join.format(alias="s")}
+        WHERE s.kpi_id IN (SELECT kpi_id FROM late)
+    ),"""
+    )
+    if by_unit:
+        p.add(
+            f"""raw_steps AS (
+            SELECT bk.bucket_id AS key, s.cadence, s.at, s.amount AS d, s.starts AS n
+            FROM finance_valueunitstep s JOIN buckets bk ON bk.unit_id = s.business_unit_id
+            WHERE (%(value_units)s::bigint[] IS NULL OR s.business_unit_id = ANY(%(value_units)s))
+              AND s.at <= {upto.format(a="s")}
             UNION ALL
-            SELECT key, cadence, next, -COALESCE(amount, 0) FROM seg WHERE next IS NOT NULL
+            SELECT key, cadence, start, -COALESCE(amount, 0), -1 FROM stored_late s
+            WHERE s.start <= {upto.format(a="s")}
+            UNION ALL
+            SELECT key, cadence, next, COALESCE(amount, 0), 0 FROM stored_late s
+            WHERE s.next <= {upto.format(a="s")}
+        ), value_missing AS (
+            SELECT key, currency FROM (
+                SELECT bk.bucket_id AS key, m.currency, m.segments AS n
+                FROM finance_valueunitmissing m
+                JOIN buckets bk ON bk.unit_id = m.business_unit_id
+                WHERE %(value_units)s::bigint[] IS NULL OR m.business_unit_id = ANY(%(value_units)s)
+                UNION ALL
+                SELECT key, currency, -1 FROM stored_late WHERE amount IS NULL
+                UNION ALL
+                SELECT key, currency, 1 FROM late_seg WHERE amount IS NULL
+            ) x GROUP BY 1, 2 HAVING SUM(n) > 0
+        ),"""
+        )
+    else:
+        p.add(
+            f"""seg AS (
+            SELECT {key_src.format(alias="s")} AS key, s.cadence, s.start, s.next, s.amount,
+                   s.currency
+            FROM finance_valuesegment s
+            {bucket_join.format(alias="s")}
+            WHERE {value_scope.format(a="s")} AND s.kpi_id NOT IN (SELECT kpi_id FROM late)
+        ), raw_steps AS (
+            SELECT key, cadence, start AS at, COALESCE(amount, 0) AS d, 1 AS n FROM seg
+            UNION ALL
+            SELECT key, cadence, next, -COALESCE(amount, 0), 0 FROM seg WHERE next IS NOT NULL
+        ), value_missing AS (
+            SELECT key, currency FROM seg WHERE amount IS NULL
+            UNION
+            SELECT key, currency FROM late_seg WHERE amount IS NULL
+        ),"""
+        )
+    p.add(
+        """steps AS (
+        SELECT key, cadence, at, SUM(d) AS d FROM (
+            SELECT * FROM raw_steps
+            UNION ALL
+            SELECT key, cadence, start, COALESCE(amount, 0), 1 FROM late_seg
+            UNION ALL
+            SELECT key, cadence, next, -COALESCE(amount, 0), 0 FROM late_seg
+            WHERE next IS NOT NULL
         ) x GROUP BY 1, 2, 3
+        HAVING SUM(d) <> 0 OR SUM(n) <> 0
     ), levels AS (
         SELECT key, cadence, at,
                SUM(d) OVER (PARTITION BY key, cadence ORDER BY at) AS level,
@@ -1059,7 +1163,7 @@ def _value_rows(
         SELECT key, ARRAY_AGG(DISTINCT currency) AS missing FROM (
             SELECT key, currency FROM cost_missing
             UNION ALL
-            SELECT key, missing FROM seg WHERE missing IS NOT NULL
+            SELECT key, currency FROM value_missing
         ) x GROUP BY key
     ), monthly AS (
         SELECT COALESCE(c.key, v.key) AS key, COALESCE(c.month, v.month) AS month,

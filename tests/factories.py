@@ -258,6 +258,50 @@ class SpendInitiativeMonthFactory(_RollupFactory):
         model = fin.SpendInitiativeMonth
 
 
+class _ValueRollupFactory(factory.django.DjangoModelFactory):
+    """Value rollup rows are written by the triggers: record a measurement of a KPI worth
+    money (for a missing-rate row, in a currency without a rate), return the row."""
+
+    class Meta:
+        abstract = True
+
+    kpi = factory.SubFactory(KPIFactory, value_per_unit=Decimal("10"), value_currency="USD")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        kpi = kwargs["kpi"]
+        if model_class is fin.ValueUnitMissing:
+            kpi.value_currency = "XTS"  # the ISO code for testing: never has a rate
+            kpi.save(update_fields=["value_currency"])
+        measurement = MeasurementFactory(kpi=kpi)
+        if model_class is fin.ValueSegment:
+            return model_class.objects.get(kpi=kpi)
+        if model_class is fin.ValueUnitStep:
+            return model_class.objects.get(
+                business_unit_id=kpi.business_unit_id,
+                cadence=kpi.cadence,
+                at=pf.KPIPeriodValue.objects.get(
+                    kpi=kpi, measured_on=measurement.measured_on
+                ).period,
+            )
+        return model_class.objects.get(business_unit_id=kpi.business_unit_id, currency="XTS")
+
+
+class ValueSegmentFactory(_ValueRollupFactory):
+    class Meta:
+        model = fin.ValueSegment
+
+
+class ValueUnitStepFactory(_ValueRollupFactory):
+    class Meta:
+        model = fin.ValueUnitStep
+
+
+class ValueUnitMissingFactory(_ValueRollupFactory):
+    class Meta:
+        model = fin.ValueUnitMissing
+
+
 class FocusImportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = fin.FocusImport

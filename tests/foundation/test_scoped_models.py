@@ -78,6 +78,13 @@ FACTORIES = {
     "portfolio.KPIPeriodValue": lambda unit: f.KPIPeriodValueFactory(
         kpi__initiative__business_unit=unit
     ),
+    "finance.ValueSegment": lambda unit: f.ValueSegmentFactory(kpi__initiative__business_unit=unit),
+    "finance.ValueUnitStep": lambda unit: f.ValueUnitStepFactory(
+        kpi__initiative__business_unit=unit
+    ),
+    "finance.ValueUnitMissing": lambda unit: f.ValueUnitMissingFactory(
+        kpi__initiative__business_unit=unit
+    ),
     "governance.AISystem": lambda unit: f.AISystemFactory(initiative__business_unit=unit),
     "governance.Dataset": lambda unit: f.DatasetFactory(initiative__business_unit=unit),
     "governance.ModelVersion": lambda unit: f.ModelVersionFactory(

@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -50,8 +51,67 @@ def _rows(sql: str) -> list[tuple]:
         return list(cursor.fetchall())
 
 
+# The money of each KPI period (finance.value_rollup), from the period rows, with the
+# conversion rule written out: the reporting currency at 1, else the latest rate on or
+# before the measurement's day; no rate, no amount.
+EXPECTED_SEGMENTS = """
+SELECT kp.kpi_id, k.initiative_id, k.business_unit_id, k.cadence, kp.period,
+       (SELECT MIN(n.period) FROM portfolio_kpiperiodvalue n
+        WHERE n.kpi_id = kp.kpi_id AND n.period > kp.period),
+       kp.measured_on,
+       (CASE WHEN k.direction = 'increase' THEN kp.value - k.baseline_value
+             ELSE k.baseline_value - kp.value END) * k.value_per_unit
+       * (CASE WHEN k.value_currency = %s THEN 1 ELSE (
+            SELECT r.rate FROM finance_exchangerate r
+            WHERE r.currency = k.value_currency AND r.valid_from <= kp.measured_on
+            ORDER BY r.valid_from DESC LIMIT 1) END),
+       k.value_currency
+FROM portfolio_kpiperiodvalue kp JOIN portfolio_kpi k ON k.id = kp.kpi_id
+ORDER BY kp.kpi_id, kp.period"""
+STORED_SEGMENTS = """
+SELECT kpi_id, initiative_id, business_unit_id, cadence, start, next, measured_on, amount,
+       currency
+FROM finance_valuesegment ORDER BY kpi_id, start"""
+
+
+def _expected_unit_tables(segments: list[tuple]) -> tuple[dict, dict]:
+    steps: dict[tuple, list] = {}
+    missing: dict[tuple, int] = {}
+    for _kpi, _init, unit, cadence, start, nxt, _day, amount, currency in segments:
+        steps.setdefault((unit, cadence, start), [D(0), 0])
+        steps[(unit, cadence, start)][0] += amount or 0
+        steps[(unit, cadence, start)][1] += 1
+        if nxt is not None:
+            steps.setdefault((unit, cadence, nxt), [D(0), 0])
+            steps[(unit, cadence, nxt)][0] -= amount or 0
+        if amount is None:
+            missing[(unit, currency)] = missing.get((unit, currency), 0) + 1
+    return {k: tuple(v) for k, v in steps.items() if v != [0, 0]}, missing
+
+
 def assert_rollup_matches_measurements() -> None:
+    """The period rollup equals the measurements, and the value segments and unit steps
+    (finance.value_rollup) equal what those periods are worth today."""
     assert _rows(FROM_ROLLUP) == _rows(FROM_MEASUREMENTS)
+    with connection.cursor() as cursor:
+        cursor.execute(EXPECTED_SEGMENTS, [settings.REPORTING_CURRENCY])
+        expected = list(cursor.fetchall())
+    assert _rows(STORED_SEGMENTS) == expected
+    steps, missing = _expected_unit_tables(expected)
+    stored_steps = {
+        (u, c, at): (amount, starts)
+        for u, c, at, amount, starts in _rows(
+            "SELECT business_unit_id, cadence, at, amount, starts FROM finance_valueunitstep"
+        )
+    }
+    assert stored_steps == steps
+    stored_missing = {
+        (u, c): n
+        for u, c, n in _rows(
+            "SELECT business_unit_id, currency, segments FROM finance_valueunitmissing"
+        )
+    }
+    assert stored_missing == missing
 
 
 def _kpi(initiative, cadence="monthly", **kw):

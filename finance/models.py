@@ -333,6 +333,40 @@ class SpendInitiativeMonth(models.Model):
         return f"{self.initiative_id} {self.month:%Y-%m}"
 
 
+class BudgetUnitYear(models.Model):
+    """Approved budget per unit, fiscal year, kind, category and currency (the sum of its
+    approved lines, in the line currency), kept exact by statement-level triggers on
+    ``finance_budget`` (finance/budget_rollup.py): the units, kinds and categories of the
+    finance dashboards read it instead of every budget line."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    fiscal_year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=CostKind.choices)
+    category = models.CharField(max_length=24, choices=CostCategory.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+    lines = models.IntegerField(help_text="Approved budget lines summed")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "fiscal_year", "kind", "category", "currency"],
+                name="budget_unit_year_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["fiscal_year"], name="budget_unit_year_year"),
+            models.Index(fields=["id"], name="budget_unit_year_empty", condition=Q(lines=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.fiscal_year} {self.kind}/{self.category}"
+
+
 # --- The maintained value rollup ------------------------------------------------------
 #
 # Realised value (``finance.selectors.initiative_value`` / ``unit_value``) from the KPI

@@ -425,6 +425,12 @@ def budget_vs_actual(
     # over the columns the grouping does not need (20,000 lines spread twelve times would
     # be 240,000 rows; their sums per unit, kind, category and currency are a few thousand).
     budgets = "finance_budget b"
+    if source == "unit":
+        # Without initiatives, from the maintained budget rollup (finance.budget_rollup):
+        # approved lines summed per unit, year, kind, category and currency.
+        budgets = """(SELECT business_unit_id, NULL::bigint AS initiative_id, kind, category,
+                fiscal_year, currency, amount, 'approved' AS status
+            FROM finance_budgetunityear) b"""
     if by_month:
         keep = {
             "business_unit_id": use_buckets,
@@ -437,7 +443,7 @@ def budget_vs_actual(
             for c, needed in keep.items()
         )
         budgets = f"""(SELECT {cols}, b.fiscal_year, b.currency, SUM(b.amount) AS amount
-            FROM finance_budget b WHERE {" AND ".join(budget_conds)}
+            FROM {budgets} WHERE {" AND ".join(budget_conds)}
             GROUP BY {", ".join(f"b.{c}" for c, needed in keep.items() if needed)}
                 {"," if any(keep.values()) else ""} b.fiscal_year, b.currency) b"""
         budget_conds = ["TRUE"]

@@ -258,6 +258,28 @@ class SpendInitiativeMonthFactory(_RollupFactory):
         model = fin.SpendInitiativeMonth
 
 
+class BudgetUnitYearFactory(_OfInitiative):
+    """The budget rollup is written by the budget lines' triggers: approve a line of the
+    initiative, return its row."""
+
+    class Meta:
+        model = fin.BudgetUnitYear
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        approver = UserFactory()
+        line = BudgetFactory(
+            initiative=kwargs["initiative"], status="approved", approved_by=approver
+        )
+        return model_class.objects.get(
+            business_unit_id=line.business_unit_id,
+            fiscal_year=line.fiscal_year,
+            kind=line.kind,
+            category=line.category,
+            currency=line.currency,
+        )
+
+
 class _ValueRollupFactory(factory.django.DjangoModelFactory):
     """Value rollup rows are written by the triggers: record a measurement of a KPI worth
     money (for a missing-rate row, in a currency without a rate), return the row."""

@@ -78,6 +78,7 @@ FACTORIES = {
     "portfolio.KPIPeriodValue": lambda unit: f.KPIPeriodValueFactory(
         kpi__initiative__business_unit=unit
     ),
+    "finance.BudgetUnitYear": lambda unit: f.BudgetUnitYearFactory(initiative__business_unit=unit),
     "finance.ValueSegment": lambda unit: f.ValueSegmentFactory(kpi__initiative__business_unit=unit),
     "finance.ValueUnitStep": lambda unit: f.ValueUnitStepFactory(
         kpi__initiative__business_unit=unit

@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
+from portfolio import crossapp
 from portfolio.choices import ACTIVE_STAGES
 from portfolio.models import Initiative, StageTransition
 
@@ -306,14 +307,8 @@ def funnel(user, *, unit_ids=None) -> list[dict]:
 def _sunk_in_reporting():
     """The sunk cost in the reporting currency at the rate of the decision's day (None
     when the currency has no rate: never counted at rate 1)."""
-    from finance.models import ExchangeRate
-
-    rate = (
-        ExchangeRate.objects.filter(
-            currency=OuterRef("sunk_cost_currency"), valid_from__lte=OuterRef("decided_at")
-        )
-        .order_by("-valid_from")
-        .values("rate")[:1]
+    rate = crossapp.exchange_rate_on(
+        currency=OuterRef("sunk_cost_currency"), day=OuterRef("decided_at")
     )
     return Case(
         When(sunk_cost_currency=settings.REPORTING_CURRENCY, then=F("sunk_cost")),

@@ -342,10 +342,9 @@ def controls_by_unit(unit_ids, *, today=None) -> dict[int, dict[str, tuple[int, 
     counted from the valid attestations of the units' active initiatives (one query).
     Three queries, none when there is no active initiative."""
 
-    from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
-    from django.db.models.functions import Coalesce
+    from django.db.models import Count
 
-    from governance.models import Control, ControlAttestation, control_applies
+    from portfolio import crossapp
     from portfolio.choices import STAGE_ORDER
     from portfolio.models import Initiative
 
@@ -361,71 +360,19 @@ def controls_by_unit(unit_ids, *, today=None) -> dict[int, dict[str, tuple[int, 
     if not groups:
         return {}
     combos = sorted({(g["risk_tier"], g["source"]) for g in groups})
-    dimension = Coalesce(F("standard__dimension"), Value(Dimension.SECURITY_GOVERNANCE.value))
-    # (dimension, starting stage) -> controls that apply to each (tier, source) combo.
-    applying = {
-        (row["dim"], row["applies_from_stage"]): row
-        for row in Control.objects.annotate(dim=dimension)
-        .filter(dim__in=dims)
-        .order_by()
-        .values("dim", "applies_from_stage")
-        .annotate(
-            **{
-                f"c{i}": Count("pk", filter=control_applies(tier=tier, source=source))
-                for i, (tier, source) in enumerate(combos)
-            }
-        )
-    }
-    combo_index = {combo: i for i, combo in enumerate(combos)}
+    # (dimension, starting stage) -> {(tier, source): controls that apply}.
+    applying = crossapp.controls_applying_by_dimension(combos, dimensions=dims)
     required: dict[tuple[int, str], int] = {}
     for g in groups:
         rank = STAGE_ORDER[g["stage"]]
-        column = f"c{combo_index[(g['risk_tier'], g['source'])]}"
-        for (dim, from_stage), row in applying.items():
+        combo = (g["risk_tier"], g["source"])
+        for (dim, from_stage), counts in applying.items():
             if STAGE_ORDER.get(from_stage, 99) <= rank:
                 key = (g["business_unit_id"], dim)
-                required[key] = required.get(key, 0) + g["n"] * row[column]
-
-    def rank_of(stage_path: str):
-        return Case(
-            *[When(**{stage_path: s}, then=Value(i)) for s, i in STAGE_ORDER.items()],
-            default=Value(99),
-            output_field=IntegerField(),
-        )
-
-    applies = (
-        Control.objects.filter(pk=OuterRef("control_id"))
-        .filter(
-            control_applies(
-                tier=OuterRef("initiative__risk_tier"), source=OuterRef("initiative__source")
-            )
-        )
-        .annotate(rank=rank_of("applies_from_stage"))
-        .filter(rank__lte=OuterRef("initiative_rank"))
+                required[key] = required.get(key, 0) + g["n"] * counts[combo]
+    attested_by = crossapp.attested_controls_by_unit(
+        unit_ids, stages=ACTIVE, today=today, dimensions=dims
     )
-    attested = (
-        ControlAttestation.objects.filter(
-            initiative__business_unit_id__in=list(unit_ids), initiative__stage__in=ACTIVE
-        )
-        .exclude(initiative__status=Initiative.Status.CLOSED)
-        .filter(
-            Q(status=ControlAttestation.Status.NOT_APPLICABLE)
-            | Q(status=ControlAttestation.Status.ATTESTED)
-            & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
-        )
-        .annotate(
-            initiative_rank=rank_of("initiative__stage"),
-            dim=Coalesce(
-                F("control__standard__dimension"),
-                Value(Dimension.SECURITY_GOVERNANCE.value),
-            ),
-        )
-        .filter(Exists(applies), dim__in=dims)
-        .order_by()
-        .values("initiative__business_unit_id", "dim")
-        .annotate(n=Count("pk"))
-    )
-    attested_by = {(r["initiative__business_unit_id"], r["dim"]): r["n"] for r in attested}
     out: dict[int, dict[str, tuple[int, int]]] = {}
     for unit in {g["business_unit_id"] for g in groups}:
         out[unit] = {d: (attested_by.get((unit, d), 0), required.get((unit, d), 0)) for d in dims}

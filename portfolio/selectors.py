@@ -2,8 +2,8 @@
 
 Every function takes the ``user`` and scopes through ``visible_to``/``manageable_by``;
 counts and sums are computed by PostgreSQL (annotate/aggregate), so a page's query
-count does not grow with the rows. Money figures come from ``finance.selectors``
-(imported lazily: portfolio sits below finance).
+count does not grow with the rows. Money and governance records come through
+``portfolio.crossapp``, the one place portfolio reads finance and governance.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
@@ -33,6 +32,7 @@ from django.utils import timezone
 
 from people.models import UnitMembership, UnitRole
 from people.roles import AUDITOR, COE, FINANCE, PMO
+from portfolio import crossapp
 from portfolio.choices import (
     ACTIVE_STAGES,
     STAGE_ORDER,
@@ -172,7 +172,7 @@ def end_decisions(user, *, since: dt.datetime) -> QuerySet[StageTransition]:
     )
 
 
-# --- Governance gaps (lazy: governance sits above portfolio) ---------------------------
+# --- Governance gaps (governance through portfolio.crossapp) ---------------------------
 
 
 def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiative]:
@@ -183,46 +183,25 @@ def governance_gaps(user, *, today: dt.date | None = None) -> QuerySet[Initiativ
 
     A control applies when its tiers are empty or include the initiative's tier, and the
     initiative has reached the control's ``applies_from_stage``. One query."""
-    from governance.models import Control, ControlAttestation, CriterionLapse, RiskAssessment
-
     today = today or timezone.localdate()
-    valid = ControlAttestation.objects.filter(
-        initiative_id=OuterRef(OuterRef("pk")),
-        control_id=OuterRef("pk"),
-    ).filter(
-        Q(status=ControlAttestation.Status.NOT_APPLICABLE)
-        | Q(status=ControlAttestation.Status.ATTESTED)
-        & (Q(expires_on__isnull=True) | Q(expires_on__gte=today))
-    )
-    us_high_impact = RiskAssessment.objects.filter(
-        initiative_id=OuterRef("pk"),
-        us_high_impact=True,
-        status__in=[RiskAssessment.Status.CURRENT, RiskAssessment.Status.REOPENED],
-    )
     control_rank = Case(
         *[When(applies_from_stage=s, then=Value(i)) for s, i in STAGE_ORDER.items()],
         default=Value(99),
         output_field=IntegerField(),
     )
     missing = (
-        Control.objects.applicable(tier=OuterRef("risk_tier"), source=OuterRef("source"))
+        crossapp.applicable_controls(tier=OuterRef("risk_tier"), source=OuterRef("source"))
         .annotate(rank=control_rank)
         .filter(rank__lte=OuterRef("stage_rank"))
-        .exclude(Exists(valid))
+        .exclude(Exists(crossapp.valid_attestations(today=today)))
         .order_by()
         .values(k=Value(1))
         .annotate(n=Count("pk"))
         .values("n")
     )
     # Criteria of a passed gate that no longer hold (governance.services.gate_criteria_recheck).
-    lapses = (
-        CriterionLapse.objects.filter(initiative_id=OuterRef("pk"), resolved_on__isnull=True)
-        .order_by()
-        .values("initiative_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    high_risk = Q(risk_tier__in=HIGH_RISK_TIERS) | Exists(us_high_impact)
+    lapses = crossapp.open_criterion_lapses_count()
+    high_risk = Q(risk_tier__in=HIGH_RISK_TIERS) | Exists(crossapp.us_high_impact_assessments())
     return (
         Initiative.objects.visible_to(user)
         .filter(stage__in=ACTIVE_STAGES)
@@ -271,72 +250,33 @@ def stale_kpis(user, *, unit_ids: list[int] | None = None, today: dt.date | None
 
 
 def overdue_risk_reviews(user, *, unit_ids=None, today: dt.date | None = None):
-    from governance.models import RiskAssessment
-
-    today = today or timezone.localdate()
-    qs = RiskAssessment.objects.visible_to(user).filter(
-        status=RiskAssessment.Status.CURRENT, next_review_due__lt=today
-    )
-    if unit_ids is not None:
-        qs = qs.filter(business_unit_id__in=unit_ids)
-    return qs.select_related("initiative").order_by("next_review_due", "pk")
+    """Current risk assessments the user can see whose next review date has passed
+    (``portfolio.crossapp.overdue_risk_reviews``)."""
+    return crossapp.overdue_risk_reviews(user, unit_ids=unit_ids, today=today)
 
 
-OPEN_INCIDENT_STATUSES = ("open", "investigating", "mitigated")
+OPEN_INCIDENT_STATUSES = crossapp.OPEN_INCIDENT_STATUSES
 
 
 def open_incidents(user, *, unit_ids=None):
-    from governance.models import Incident
-
-    qs = Incident.objects.visible_to(user).filter(status__in=OPEN_INCIDENT_STATUSES)
-    if unit_ids is not None:
-        qs = qs.filter(business_unit_id__in=unit_ids)
-    severity = Case(
-        When(severity="critical", then=Value(0)),
-        When(severity="high", then=Value(1)),
-        When(severity="medium", then=Value(2)),
-        default=Value(3),
-        output_field=IntegerField(),
-    )
-    return qs.select_related("initiative").order_by(severity, "detected_at", "pk")
+    """Open incidents the user can see, most severe first (``portfolio.crossapp``)."""
+    return crossapp.open_incidents(user, unit_ids=unit_ids)
 
 
 def budgets_awaiting_approval(user, *, unit_ids=None):
     """Requested budget lines the user can see, waiting for finance's decision (only
-    finance decides them: ``finance.services.budget_approve``)."""
-    from finance.models import Budget
-
-    qs = Budget.objects.visible_to(user).filter(status=Budget.Status.REQUESTED)
-    if unit_ids is not None:
-        qs = qs.filter(business_unit_id__in=unit_ids)
-    return qs.select_related("initiative", "requested_by").order_by("requested_at", "pk")
+    finance decides them: ``finance.services.budget_approve``; ``portfolio.crossapp``)."""
+    return crossapp.budgets_awaiting_approval(user, unit_ids=unit_ids)
 
 
-# --- Money by stage (finance has no stage slice; lazy import, DB aggregate) --------------
+# --- Money by stage (finance has no stage slice: portfolio.crossapp) --------------------
 
 
 def spend_by_stage(user, *, fiscal_year: int | None = None) -> dict[str, Decimal]:
-    """Spend per current stage of its initiative, in the reporting currency, converted with
-    the latest ``ExchangeRate`` on or before each posting (the rule ``finance.selectors``
-    uses). Postings in a currency with no rate are left out, never counted at rate 1.
-    One query, over the maintained monthly rollup (``SpendInitiativeMonth``), not the
-    ledger."""
-    from finance.models import SpendEntry, SpendInitiativeMonth
-
-    qs = SpendInitiativeMonth.objects.all()
-    units = SpendEntry.objects.visible_unit_ids(user)
-    if units is not None:
-        qs = qs.filter(business_unit_id__in=units)
-    if fiscal_year is not None:
-        qs = qs.filter(
-            month__gte=dt.date(fiscal_year, 1, 1), month__lte=dt.date(fiscal_year, 12, 1)
-        )
-    rows = (
-        qs.values("initiative__stage")
-        .annotate(total=Sum(F("one_time") + F("operational")))
-        .order_by()
-    )
-    return {r["initiative__stage"]: r["total"] or Decimal("0") for r in rows}
+    """Spend per current stage of its initiative, in the reporting currency, from the
+    maintained monthly rollup; postings in a currency with no rate are left out
+    (``portfolio.crossapp.spend_by_stage``)."""
+    return crossapp.spend_by_stage(user, fiscal_year=fiscal_year)
 
 
 __all__ = [

@@ -6,7 +6,7 @@
   ``portfolio.crossapp`` package, which pages, exports, the API, tasks and the demo loader
   ask for money and governance; it imports finance and governance inside functions,
   never at module level (portfolio loads before them). No other portfolio module imports
-  them, at any depth, except the few listed in ``NOT_YET_ROUTED``.
+  them, at any depth.
 Migrations are exempt (they name other apps' migrations by string).
 """
 
@@ -26,15 +26,6 @@ NEVER = {
 }
 UPWARD = {"finance", "governance"}
 CROSS_APP = Path("portfolio/crossapp")
-# Being changed in parallel (performance work on the scorecard, the analytics and the
-# dashboard selectors): they still import finance/governance lazily and are routed through
-# ``portfolio.crossapp`` (which already offers what they use) once that work lands. Remove
-# a module from here when it is routed; ``test_not_yet_routed_is_current`` says when.
-NOT_YET_ROUTED = {
-    Path("portfolio/analytics.py"),
-    Path("portfolio/scorecard.py"),
-    Path("portfolio/selectors.py"),
-}
 
 
 def _modules():
@@ -69,21 +60,12 @@ def test_module_imports_only_downwards(path):
         return
     if app != "portfolio":
         return
-    if rel.is_relative_to(CROSS_APP) or rel in NOT_YET_ROUTED:
+    if rel.is_relative_to(CROSS_APP):
         top = _imports(path, module_level_only=True)
         assert not top & UPWARD, f"{rel} imports {top & UPWARD} at module level"
     else:
         assert not anywhere & UPWARD, (
             f"{rel} imports {anywhere & UPWARD}: ask portfolio.crossapp instead"
-        )
-
-
-def test_not_yet_routed_is_current():
-    """The allow-list only names modules that exist and still reach up."""
-    for rel in NOT_YET_ROUTED:
-        assert (ROOT / rel).exists(), f"{rel} is gone: remove it from NOT_YET_ROUTED"
-        assert _imports(ROOT / rel, module_level_only=False) & UPWARD, (
-            f"{rel} no longer imports finance/governance: remove it from NOT_YET_ROUTED"
         )
 
 

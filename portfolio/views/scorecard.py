@@ -15,7 +15,9 @@ from portfolio.scorecard import scorecards, top_visible_unit_ids
 
 @login_required
 def scorecard_heatmap(request):
-    cards = scorecards(top_visible_unit_ids(request.user))
+    # A unit lead's units are a small part of the portfolio; a global role's are all of it.
+    narrow = BusinessUnit.objects.visible_unit_ids(request.user) is not None
+    cards = scorecards(top_visible_unit_ids(request.user), narrow=narrow)
     return render(
         request,
         "portfolio/scorecard_heatmap.html",
@@ -26,7 +28,7 @@ def scorecard_heatmap(request):
 @login_required
 def unit_scorecard(request, pk: int):
     unit = get_object_or_404(BusinessUnit.objects.visible_to(request.user), pk=pk)
-    [card] = scorecards([unit.pk])
+    [card] = scorecards([unit.pk], narrow=True)
     trend = list(
         ScorecardSnapshot.objects.visible_to(request.user)
         .filter(business_unit=unit)

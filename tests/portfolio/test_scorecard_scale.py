@@ -170,3 +170,68 @@ def test_scorecard_pages_queries_do_not_grow_and_leads_see_their_units_only(
     # Unit B's lead gets a 404 for unit A's scorecard.
     response, _ = queries(lead_b, own)
     assert response.status_code == 404
+
+
+def _with_records(varied, lead_a, member_a):
+    """Records behind every part (objectives, KPIs, roles, models, measurements, risk
+    assessments, spend) on some of the varied initiatives."""
+    objective = f.ObjectiveFactory()
+    today = timezone.localdate()
+    for n, initiative in enumerate(Initiative.objects.filter(business_unit__in=varied)):
+        if n % 2:
+            initiative.objectives.add(objective)
+        if n % 3 == 0:
+            f.KPIFactory(initiative=initiative, kind="business", baseline_value=5)
+        if n % 4 == 1:
+            kpi = f.KPIFactory(initiative=initiative, kind="operational")
+            f.MeasurementFactory(kpi=kpi, measured_on=today - dt.timedelta(days=10 + n))
+        if n % 3 == 1:
+            for role in ("requirements_owner", "operator", "accountable_executive"):
+                f.AssignmentFactory(initiative=initiative, role=role, user=lead_a)
+        if n % 2 == 0:
+            system = f.AISystemFactory(initiative=initiative)
+            f.ModelVersionFactory(
+                ai_system=system,
+                status="production",
+                approved_by=member_a,
+                retrain_interval_days=30 if n % 4 else None,
+                last_validated_at=timezone.now() - dt.timedelta(days=10 * n),
+            )
+        if n % 5 == 0:
+            f.RiskAssessmentFactory(initiative=initiative)
+        f.SpendEntryFactory(initiative=initiative, posted_on=today - dt.timedelta(days=30 * n))
+
+
+def test_narrow_scorecards_are_the_same_figures(varied, lead_a, member_a):
+    _with_records(varied, lead_a, member_a)
+    ids = [u.pk for u in varied]
+    wide = scorecards(ids)
+    assert wide == scorecards(ids, narrow=True)
+    scores = [d.score for card in wide for d in card.dimensions]
+    assert len([s for s in scores if s not in (None, 0)]) >= 8
+    for unit in varied:
+        assert scorecards([unit.pk], narrow=True) == scorecards([unit.pk])
+
+
+def test_a_leads_and_a_units_scorecard_probe_per_initiative_the_pmos_heatmap_may_hash(
+    client, varied, pmo, lead_a
+):
+    """Every EXISTS of the per-initiative counts carries the probe marker; a lead's heatmap
+    and any unit's scorecard run the narrow form (OFFSET 0: no whole-table hash), the
+    PMO's heatmap the wide one."""
+    from portfolio import scorecard
+
+    assert scorecard.SQL.count("/*probe*/") == scorecard.SQL.count("EXISTS (") == 7
+    assert "OFFSET 0" not in scorecard.SQL
+
+    def main_query(user, url):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        [sql] = [q["sql"] for q in ctx.captured_queries if "WITH RECURSIVE buckets" in q["sql"]]
+        return sql
+
+    assert "OFFSET 0" in main_query(lead_a, reverse("scorecard"))
+    assert "OFFSET 0" not in main_query(pmo, reverse("scorecard"))
+    unit = reverse("unit_scorecard", args=[varied[0].pk])
+    assert main_query(pmo, unit).count("OFFSET 0") == 7

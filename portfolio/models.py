@@ -289,7 +289,7 @@ class StageTransition(UnitOwned):
         return f"{self.initiative_id}: {self.from_stage} -> {self.to_stage} ({self.decision})"
 
 
-@audited
+@audited(exclude=("last_measured_on",))
 class KPI(UnitOwned):
     class Kind(models.TextChoices):
         BUSINESS = "business", "Business"
@@ -335,6 +335,12 @@ class KPI(UnitOwned):
     # Monetised KPIs: each unit of improvement over the baseline is worth this much.
     value_per_unit = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     value_currency = models.CharField(max_length=3, blank=True)
+    last_measured_on = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Day of the latest measurement (kept by the database: portfolio.value_rollup)",
+    )
 
     class Meta:
         ordering = ["initiative", "name"]

@@ -19,7 +19,6 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -241,8 +240,10 @@ def stale_kpis(user, *, unit_ids: list[int] | None = None, today: dt.date | None
         overdue |= Q(cadence=cadence) & (
             Q(last_measured__isnull=True) | Q(last_measured__lt=today - timedelta(days=days))
         )
+    # ``last_measured_on`` is kept by the measurements' triggers (portfolio.value_rollup),
+    # so this reads the KPIs only, not every measurement of the unit.
     return (
-        qs.annotate(last_measured=Max("measurements__measured_on"))
+        qs.annotate(last_measured=F("last_measured_on"))
         .filter(overdue)
         .select_related("initiative")
         .order_by(F("last_measured").asc(nulls_first=True), "pk")

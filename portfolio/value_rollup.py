@@ -11,6 +11,10 @@ lookup on ``one_measurement_per_day`` each). Every path that writes measurements
 imports, deletes, a cascade from a deleted KPI, the move of an initiative) keeps it
 exact without knowing it exists.
 
+The same triggers keep ``KPI.last_measured_on`` (the day of the KPI's latest
+measurement, for every KPI: the stale-KPI lists filter on it instead of aggregating the
+measurements); the audit trail leaves that derived column out.
+
 A KPI update that changes its cadence (the periods), its initiative or its unit (the
 scope columns), its kind, or whether it has a baseline and a value per unit (whether it
 is kept) recomputes that KPI's rows; a deleted KPI loses its rows. The baseline,
@@ -54,6 +58,13 @@ def _refresh(touched: str) -> str:
     return f"""
     PERFORM 1 FROM portfolio_kpi WHERE id IN (SELECT kpi_id FROM ({touched}) s)
         ORDER BY id FOR NO KEY UPDATE;
+    PERFORM set_config('portfolio.last_measured_writer', 'on', true);
+    UPDATE portfolio_kpi k SET last_measured_on = x.day
+    FROM (SELECT t.kpi_id, (SELECT MAX(m.measured_on) FROM portfolio_measurement m
+                            WHERE m.kpi_id = t.kpi_id) AS day
+          FROM (SELECT DISTINCT kpi_id FROM ({touched}) s) t) x
+    WHERE k.id = x.kpi_id AND k.last_measured_on IS DISTINCT FROM x.day;
+    PERFORM set_config('portfolio.last_measured_writer', 'off', true);
     DELETE FROM portfolio_kpiperiodvalue r USING ({pairs}) t
         WHERE r.kpi_id = t.kpi_id AND r.period = t.period;
     INSERT INTO portfolio_kpiperiodvalue
@@ -86,6 +97,23 @@ def _rebuild_kpis(where: str) -> str:
 
 INSTALL_SQL = f"""
 {PERIOD_SQL}
+
+-- Only the measurement triggers write ``last_measured_on``: a save from the application
+-- (a stale in-memory copy, a form, the admin, an import) keeps the stored day, and a new
+-- KPI has none.
+CREATE OR REPLACE FUNCTION portfolio_kpi_last_measured_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.last_measured_on := NULL;
+    ELSIF current_setting('portfolio.last_measured_writer', true) IS DISTINCT FROM 'on' THEN
+        NEW.last_measured_on := OLD.last_measured_on;
+    END IF;
+    RETURN NEW;
+END $$;
+
+DROP TRIGGER IF EXISTS kpi_last_measured_guard ON portfolio_kpi;
+CREATE TRIGGER kpi_last_measured_guard BEFORE INSERT OR UPDATE ON portfolio_kpi
+    FOR EACH ROW EXECUTE FUNCTION portfolio_kpi_last_measured_guard();
 
 CREATE OR REPLACE FUNCTION portfolio_value_rollup_insert() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
@@ -163,6 +191,8 @@ CREATE TRIGGER value_rollup_kpi_delete AFTER DELETE ON portfolio_kpi
 """
 
 UNINSTALL_SQL = """
+DROP TRIGGER IF EXISTS kpi_last_measured_guard ON portfolio_kpi;
+DROP FUNCTION IF EXISTS portfolio_kpi_last_measured_guard();
 DROP TRIGGER IF EXISTS value_rollup_insert ON portfolio_measurement;
 DROP TRIGGER IF EXISTS value_rollup_update ON portfolio_measurement;
 DROP TRIGGER IF EXISTS value_rollup_delete ON portfolio_measurement;

@@ -74,6 +74,13 @@ SELECT kpi_id, initiative_id, business_unit_id, cadence, start, next, measured_o
 FROM finance_valuesegment ORDER BY kpi_id, start"""
 
 
+# Every KPI's latest measurement day (``KPI.last_measured_on``, kept by the same triggers).
+LAST_MEASURED = "SELECT id, last_measured_on FROM portfolio_kpi ORDER BY id"
+LAST_MEASURED_EXPECTED = """
+SELECT k.id, (SELECT MAX(m.measured_on) FROM portfolio_measurement m WHERE m.kpi_id = k.id)
+FROM portfolio_kpi k ORDER BY k.id"""
+
+
 def _expected_unit_tables(segments: list[tuple]) -> tuple[dict, dict]:
     steps: dict[tuple, list] = {}
     missing: dict[tuple, int] = {}
@@ -93,6 +100,7 @@ def assert_rollup_matches_measurements() -> None:
     """The period rollup equals the measurements, and the value segments and unit steps
     (finance.value_rollup) equal what those periods are worth today."""
     assert _rows(FROM_ROLLUP) == _rows(FROM_MEASUREMENTS)
+    assert _rows(LAST_MEASURED) == _rows(LAST_MEASURED_EXPECTED)
     with connection.cursor() as cursor:
         cursor.execute(EXPECTED_SEGMENTS, [settings.REPORTING_CURRENCY])
         expected = list(cursor.fetchall())
@@ -313,3 +321,38 @@ def test_a_period_recorded_after_as_of_uses_its_latest_measurement_before_as_of(
     assert _value(pmo, initiative_a, as_of=dt.date(2026, 6, 10)) == D("20.00")
     assert _value(pmo, initiative_a, as_of=dt.date(2026, 6, 4)) is None
     assert _value(pmo, initiative_a, as_of=dt.date(2026, 6, 30)) == D("90.00")
+
+
+def test_the_latest_measurement_day_is_kept_without_an_audit_event(initiative_a, lead_a):
+    """``KPI.last_measured_on`` follows the measurements (for every KPI, worth money or
+    not) and is derived: keeping it writes no KPI event to the audit trail."""
+    from django.apps import apps
+
+    KPIEvent = apps.get_model("portfolio", "KPIEvent")
+    uptime = _kpi(initiative_a, "weekly", kind="operational")
+    events = KPIEvent.objects.count()
+    measurement_record(
+        acting_user=lead_a, kpi=uptime, measured_on=dt.date(2026, 3, 3), value=D("1")
+    )
+    m = measurement_record(
+        acting_user=lead_a, kpi=uptime, measured_on=dt.date(2026, 4, 3), value=D("2")
+    )
+    uptime.refresh_from_db()
+    assert uptime.last_measured_on == dt.date(2026, 4, 3)
+    m.delete()
+    uptime.refresh_from_db()
+    assert uptime.last_measured_on == dt.date(2026, 3, 3)
+    Measurement.objects.filter(kpi=uptime).delete()
+    uptime.refresh_from_db()
+    assert uptime.last_measured_on is None
+    assert KPIEvent.objects.count() == events
+    assert_rollup_matches_measurements()
+    measurement_record(
+        acting_user=lead_a, kpi=uptime, measured_on=dt.date(2026, 3, 3), value=D("1")
+    )
+    # A save of a stale copy (a form, the admin, an import) cannot overwrite the day.
+    stale = KPI.objects.get(pk=uptime.pk)
+    stale.last_measured_on = dt.date(2020, 1, 1)
+    stale.save()
+    uptime.refresh_from_db()
+    assert uptime.last_measured_on == dt.date(2026, 3, 3)

@@ -87,6 +87,13 @@ class SpendInitiativeMonthAdmin(_RollupAdmin):
     list_display = ["month", "initiative", "business_unit", "one_time", "operational"]
 
 
+@admin.register(models.VarianceMonth)
+class VarianceMonthAdmin(_RollupAdmin):
+    """Across units (read only by users who see every unit): global roles only."""
+
+    list_display = ["month", "initiative", "window_spend", "budget"]
+
+
 # --- FOCUS cloud bills: read here, changed in the app (finance/focus/services.py) ------------
 
 

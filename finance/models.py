@@ -472,6 +472,33 @@ class ValueUnitMissing(models.Model):
         return f"{self.business_unit_id} {self.currency}: {self.segments}"
 
 
+class VarianceMonth(models.Model):
+    """Per initiative and month M, the two sums a variance flag for a day in M needs:
+    the initiative rollup over [M-3, M-1] and the approved budget of M's year, plus the
+    generated ``run_rate`` and ``over_pct`` (SQL only). Kept exact by triggers on the
+    initiative rollup, the budgets and the rates (finance/variance.py); read by
+    ``finance.selectors.variance_flags`` for users who see every unit."""
+
+    initiative = models.ForeignKey(
+        Initiative,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    month = models.DateField()
+    window_spend = models.DecimalField(**ROLLUP_DIGITS)
+    budget = models.DecimalField(**ROLLUP_DIGITS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "month"], name="variance_month_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.month:%Y-%m}"
+
+
 # FOCUS cloud bills live in their own module; imported here so Django registers them.
 from finance.focus.models import (  # noqa: E402, F401
     AllocationRule,

@@ -53,6 +53,7 @@ from django.utils import timezone
 
 from finance import value_rollup
 from finance.models import Budget, CostKind, SpendEntry
+from finance.variance import SPENDING
 from people.models import BusinessUnit
 from portfolio.models import Initiative, Measurement
 
@@ -707,18 +708,42 @@ def _variance_flag_scope(p: _Params, alias: str, units: str) -> str:
 
 
 def _variance_flag_ctes(p: _Params) -> None:
-    """``flagged(initiative_id, monthly, budget, run_rate, over_pct)``: the flags of
+    """``flagged(initiative_id, monthly, budget, run_rate, over_pct, flag_rank)``: the flags of
     ``budget_vs_actual(group_by=("initiative",))`` computed from what they need alone (the
     initiative rollup's three trailing months and the year's approved budget lines), so
     the database filters, counts and orders them and Python builds only the rows it
     returns. ``monthly`` is ``SUM / 3`` exactly as ``budget_vs_actual`` divides it; each
-    step is materialised so the rounding is computed once a row, not once a use."""
+    step is materialised so the rounding is computed once a row, not once a use.
+
+    For a user who sees every unit, in the fiscal year of ``as_of`` (the pages' and the
+    variance job's case), the maintained ``VarianceMonth`` holds the same figures for the
+    month of ``as_of`` (finance/variance.py): ``flagged`` reads it, not materialised, so
+    a page's ORDER BY ... LIMIT walks its index instead of computing every initiative."""
     p.add(
-        f"""WITH budget_rates AS (
+        """WITH budget_rates AS (
             -- A budget line converts at the rate in force on the first day of its year.
             SELECT DISTINCT ON (r.currency) r.currency, r.rate FROM finance_exchangerate r
             WHERE r.valid_from <= %(fy_start)s ORDER BY r.currency, r.valid_from DESC
-        ), run AS (
+        )"""
+    )
+    maintained = (
+        p.named["spend_units"] is None
+        and p.named["budget_units"] is None
+        and p.named["fy"] == p.named["as_of"].year
+    )
+    if maintained:
+        p.add(
+            f""", flagged AS NOT MATERIALIZED (
+            SELECT v.initiative_id, v.window_spend / 3 AS monthly,
+                   ROUND(v.budget, 2) AS budget, NULLIF(v.flag_rank, 'Infinity') AS over_pct,
+                   v.flag_rank
+            FROM finance_variancemonth v
+            WHERE v.month = %(as_of_month)s AND v.{SPENDING} AND v.flag_rank > %(threshold)s
+        )"""
+        )
+        return
+    p.add(
+        f""", run AS (
             SELECT r.initiative_id, SUM(r.one_time + r.operational) / 3 AS monthly
             FROM finance_spendinitiativemonth r
             WHERE r.month >= %(t_start)s AND r.month < %(t_end)s
@@ -746,7 +771,8 @@ def _variance_flag_ctes(p: _Params) -> None:
                    {_round2("f.over_pct")} AS over_pct
             FROM over f
         ), flagged AS (
-            SELECT * FROM rounded WHERE over_pct IS NULL OR over_pct > %(threshold)s
+            SELECT r.*, COALESCE(r.over_pct, 'Infinity') AS flag_rank
+            FROM rounded r WHERE COALESCE(r.over_pct, 'Infinity') > %(threshold)s
         )"""
     )
 
@@ -863,7 +889,7 @@ def variance_flag_page(
             SELECT x.* FROM chosen c CROSS JOIN LATERAL (
                 SELECT f.*, i.code, i.name, i.business_unit_id
                 FROM flagged f JOIN portfolio_initiative i ON i.id = f.initiative_id
-                ORDER BY f.over_pct IS NOT NULL, f.over_pct DESC, i.code COLLATE "C"
+                ORDER BY f.flag_rank DESC, i.code COLLATE "C"
                 LIMIT %(per_page)s OFFSET (c.number - 1) * %(per_page)s
             ) x
         )
@@ -873,7 +899,7 @@ def variance_flag_page(
             SELECT ARRAY_AGG(DISTINCT m.currency) AS missing_rates
             FROM ({_variance_flag_missing(p, "flag")}) m
         ) m ON TRUE
-        ORDER BY flag.over_pct IS NOT NULL, flag.over_pct DESC, flag.code COLLATE "C" """
+        ORDER BY flag.flag_rank DESC, flag.code COLLATE "C" """
     )
     rows = _fetch(p.sql, p.values)
     return VarianceFlagPage(

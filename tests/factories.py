@@ -324,6 +324,22 @@ class ValueUnitMissingFactory(_ValueRollupFactory):
         model = fin.ValueUnitMissing
 
 
+class VarianceMonthFactory(factory.django.DjangoModelFactory):
+    """A variance row is written by the triggers: record a posting of the initiative,
+    return the row of the month after it (whose window holds the posting)."""
+
+    class Meta:
+        model = fin.VarianceMonth
+
+    initiative = factory.SubFactory(InitiativeFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        entry = SpendEntryFactory(initiative=kwargs["initiative"])
+        month = (entry.posted_on.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        return model_class.objects.get(initiative_id=entry.initiative_id, month=month)
+
+
 class FocusImportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = fin.FocusImport

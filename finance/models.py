@@ -327,6 +327,13 @@ class SpendInitiativeMonth(models.Model):
         indexes = [
             models.Index(fields=["month", "business_unit"], name="spend_init_month_month"),
             models.Index(fields=["entries"], name="spend_init_month_empty", condition=Q(entries=0)),
+            # The months with postings that have no rate (normally none): which currencies
+            # lack one is asked of the ledger for these rows only.
+            models.Index(
+                fields=["month"],
+                name="spend_init_month_missing",
+                condition=Q(missing_entries__gt=0),
+            ),
         ]
 
     def __str__(self) -> str:

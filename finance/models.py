@@ -340,6 +340,39 @@ class SpendInitiativeMonth(models.Model):
         return f"{self.initiative_id} {self.month:%Y-%m}"
 
 
+class SpendInitiativeYear(models.Model):
+    """Spend per initiative (and its unit) and calendar year, in the reporting currency:
+    ``SpendInitiativeMonth`` summed by year, kept by statement-level triggers on that
+    rollup (finance/rollups.py). Read where a year's spend is grouped by something only
+    the initiative has (its stage: the PMO home), one row per initiative, not twelve."""
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField()
+    amount = models.DecimalField(**ROLLUP_DIGITS, help_text="One-time plus operational")
+    entries = models.IntegerField()
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "business_unit", "year"], name="spend_initiative_year_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["year", "business_unit"], name="spend_init_year_year"),
+            models.Index(fields=["id"], name="spend_init_year_empty", condition=Q(entries=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.year}"
+
+
 class BudgetUnitYear(models.Model):
     """Approved budget per unit, fiscal year, kind, category and currency (the sum of its
     approved lines, in the line currency), kept exact by statement-level triggers on

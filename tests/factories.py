@@ -241,6 +241,10 @@ class _RollupFactory(_OfInitiative):
             initiative=kwargs["initiative"], business_unit=kwargs["business_unit"]
         )
         keys = {"business_unit_id": entry.business_unit_id, "month": entry.posted_on.replace(day=1)}
+        if model_class is fin.SpendInitiativeYear:
+            return model_class.objects.get(
+                initiative_id=entry.initiative_id, year=entry.posted_on.year
+            )
         if model_class is fin.SpendInitiativeMonth:
             keys["initiative_id"] = entry.initiative_id
         else:
@@ -256,6 +260,11 @@ class SpendUnitMonthFactory(_RollupFactory):
 class SpendInitiativeMonthFactory(_RollupFactory):
     class Meta:
         model = fin.SpendInitiativeMonth
+
+
+class SpendInitiativeYearFactory(_RollupFactory):
+    class Meta:
+        model = fin.SpendInitiativeYear
 
 
 class BudgetUnitYearFactory(_OfInitiative):

@@ -178,23 +178,17 @@ def spend_by_stage(user, *, fiscal_year: int | None = None) -> dict[str, Decimal
     """Spend per current stage of its initiative, in the reporting currency, converted with
     the latest ``ExchangeRate`` on or before each posting (the rule ``finance.selectors``
     uses). Postings in a currency with no rate are left out, never counted at rate 1.
-    One query, over the maintained monthly rollup (``SpendInitiativeMonth``), not the
-    ledger. (Finance has no stage slice, so the grouping by stage is composed here.)"""
-    from finance.models import SpendEntry, SpendInitiativeMonth
+    One query, over the maintained yearly rollup (``SpendInitiativeYear``: one row per
+    initiative and year), not the ledger. (Finance has no stage slice, so the grouping by stage is composed here.)"""
+    from finance.models import SpendEntry, SpendInitiativeYear
 
-    qs = SpendInitiativeMonth.objects.all()
+    qs = SpendInitiativeYear.objects.all()
     units = SpendEntry.objects.visible_unit_ids(user)
     if units is not None:
         qs = qs.filter(business_unit_id__in=units)
     if fiscal_year is not None:
-        qs = qs.filter(
-            month__gte=dt.date(fiscal_year, 1, 1), month__lte=dt.date(fiscal_year, 12, 1)
-        )
-    rows = (
-        qs.values("initiative__stage")
-        .annotate(total=Sum(F("one_time") + F("operational")))
-        .order_by()
-    )
+        qs = qs.filter(year=fiscal_year)
+    rows = qs.values("initiative__stage").annotate(total=Sum("amount")).order_by()
     return {r["initiative__stage"]: r["total"] or Decimal("0") for r in rows}
 
 

@@ -52,9 +52,19 @@ def _rows(sql: str) -> list[tuple]:
         return [tuple(Decimal(v) if isinstance(v, Decimal) else v for v in r) for r in cursor]
 
 
+YEAR_FROM_LEDGER = """
+SELECT s.initiative_id, s.business_unit_id, EXTRACT(YEAR FROM s.posted_on)::int,
+       COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on)), 0), COUNT(*)
+FROM finance_spendentry s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+YEAR_FROM_ROLLUP = """
+SELECT initiative_id, business_unit_id, year, amount, entries
+FROM finance_spendinitiativeyear ORDER BY 1, 2, 3"""
+
+
 def assert_rollups_match_ledger() -> None:
     assert _rows(UNIT_FROM_ROLLUP) == _rows(UNIT_FROM_LEDGER)
     assert _rows(INITIATIVE_FROM_ROLLUP) == _rows(INITIATIVE_FROM_LEDGER)
+    assert _rows(YEAR_FROM_ROLLUP) == _rows(YEAR_FROM_LEDGER)
 
 
 @pytest.fixture
@@ -310,19 +320,28 @@ def test_initiative_autocomplete_is_scoped_and_filters_the_ledger_by_code(
     assert "<select" not in page.content.decode().split('name="initiative"')[0][-200:]
 
 
+ROLLUP_TABLES = {
+    "finance_spendunitmonth",
+    "finance_spendinitiativemonth",
+    "finance_spendinitiativeyear",
+    "finance_valueunitstep",
+    "finance_budgetunityear",
+}
+
+
 @pytest.mark.django_db
 def test_rollup_tables_keep_room_for_their_rewrites_and_are_vacuumed_early():
     """Every ledger write rewrites a rollup row: pages keep room for HOT updates and
-    autovacuum runs after 2% of the rows changed (finance 0013)."""
+    autovacuum runs after 2% of the rows changed (finance 0013, 0018)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
-            "('finance_spendunitmonth', 'finance_spendinitiativemonth')"
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [list(ROLLUP_TABLES)],
         )
         options = dict(cursor.fetchall())
-    assert set(options) == {"finance_spendunitmonth", "finance_spendinitiativemonth"}
+    assert set(options) == ROLLUP_TABLES
     for table, opts in options.items():
         assert "fillfactor=70" in opts and "autovacuum_vacuum_scale_factor=0.02" in opts, table
 

@@ -78,6 +78,9 @@ FACTORIES = {
     "portfolio.KPIPeriodValue": lambda unit: f.KPIPeriodValueFactory(
         kpi__initiative__business_unit=unit
     ),
+    "finance.SpendInitiativeYear": lambda unit: f.SpendInitiativeYearFactory(
+        initiative__business_unit=unit
+    ),
     "finance.BudgetUnitYear": lambda unit: f.BudgetUnitYearFactory(initiative__business_unit=unit),
     "finance.ValueSegment": lambda unit: f.ValueSegmentFactory(kpi__initiative__business_unit=unit),
     "finance.ValueUnitStep": lambda unit: f.ValueUnitStepFactory(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0017_budget_rollup'),
+        ('finance', '0018_variance_month'),
         ('people', '0007_unit_roles_are_not_staff'),
         ('portfolio', '0020_kpi_last_measured'),
     ]

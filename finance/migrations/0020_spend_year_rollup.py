@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0018_variance_month'),
+        ('finance', '0019_spend_init_month_missing_index'),
         ('people', '0007_unit_roles_are_not_staff'),
         ('portfolio', '0020_kpi_last_measured'),
     ]

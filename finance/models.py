@@ -326,6 +326,8 @@ class SpendInitiativeMonth(models.Model):
         ]
         indexes = [
             models.Index(fields=["month", "business_unit"], name="spend_init_month_month"),
+            # A unit lead's months: a few units' rows of a month range, not every unit's.
+            models.Index(fields=["business_unit", "month"], name="spend_init_month_unit"),
             models.Index(fields=["entries"], name="spend_init_month_empty", condition=Q(entries=0)),
             # The months with postings that have no rate (normally none): which currencies
             # lack one is asked of the ledger for these rows only.

@@ -87,6 +87,32 @@ class SpendInitiativeMonthAdmin(_RollupAdmin):
     list_display = ["month", "initiative", "business_unit", "one_time", "operational"]
 
 
+@admin.register(models.SpendInitiativeYear)
+class SpendInitiativeYearAdmin(_RollupAdmin):
+    list_display = ["year", "initiative", "business_unit", "amount"]
+
+
+@admin.register(models.BudgetUnitYear)
+class BudgetUnitYearAdmin(_RollupAdmin):
+    list_display = ["fiscal_year", "business_unit", "kind", "category", "currency", "amount"]
+    list_filter = ["kind", "category", "currency"]
+
+
+@admin.register(models.ValueSegment)
+class ValueSegmentAdmin(_RollupAdmin):
+    list_display = ["kpi", "initiative", "start", "next", "measured_on", "amount", "currency"]
+
+
+@admin.register(models.ValueUnitStep)
+class ValueUnitStepAdmin(_RollupAdmin):
+    list_display = ["business_unit", "cadence", "at", "amount", "starts"]
+
+
+@admin.register(models.ValueUnitMissing)
+class ValueUnitMissingAdmin(_RollupAdmin):
+    list_display = ["business_unit", "currency", "segments"]
+
+
 @admin.register(models.VarianceMonth)
 class VarianceMonthAdmin(_RollupAdmin):
     """Across units (read only by users who see every unit): global roles only."""

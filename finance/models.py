@@ -438,9 +438,9 @@ class ValueSegment(models.Model):
     )
     cadence = models.CharField(max_length=10)
     start = models.DateField()
-    next = models.DateField(null=True)
+    next = models.DateField(null=True, blank=True)
     measured_on = models.DateField()
-    amount = models.DecimalField(**VALUE_DIGITS, null=True)
+    amount = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     currency = models.CharField(max_length=3)
 
     objects = ScopedQuerySet.as_manager()

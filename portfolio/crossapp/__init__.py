@@ -21,7 +21,7 @@ through ``visible_to(user)`` or the selector's own scoping, exactly as the selec
 
 - money: ``unit_values``, ``initiative_values``, ``initiative_value_summary``,
   ``initiative_money``, ``budget_vs_actual``, ``budget_groupings``, ``budget_totals``,
-  ``spend_by_month``, ``variance_flags``, ``spend_by_stage``, ``budgets_awaiting_approval``,
+  ``spend_by_month``, ``variance_flag_page``, ``spend_by_stage``, ``budgets_awaiting_approval``,
   ``initiative_budgets``, ``initiative_ai_usage``, ``cost_kind_labels``,
   ``cost_category_labels``, ``exchange_rate_on``;
 - governance: ``stalled_initiatives``, ``overdue_stall_decisions``, ``open_gate_review``,
@@ -59,7 +59,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 if TYPE_CHECKING:  # annotations only: never imported at run time from here
-    from finance.selectors import BudgetActualRow, MonthShare, ValueRow, VarianceFlag
+    from finance.selectors import BudgetActualRow, MonthShare, ValueRow
     from people.models import BusinessUnit
     from portfolio.models import Initiative
 
@@ -166,12 +166,13 @@ def spend_by_month(
     return operational_share_by_month(user=user, fiscal_year=fiscal_year, initiative=initiative)
 
 
-def variance_flags(user, *, fiscal_year: int | None = None) -> list[VarianceFlag]:
-    """Initiatives whose annualised run rate exceeds their approved budget for the year by
-    more than the alert threshold (``finance.selectors.variance_flags``)."""
-    from finance.selectors import variance_flags as selector
+def variance_flag_page(user, *, per_page: int, fiscal_year: int | None = None):
+    """The first ``per_page`` variance flags, largest overrun first (spending with no budget
+    first), and how many there are: the database flags, counts, orders and pages
+    (``finance.selectors.variance_flag_page``)."""
+    from finance.selectors import variance_flag_page as selector
 
-    return selector(user=user, fiscal_year=fiscal_year)
+    return selector(user=user, page=1, per_page=per_page, fiscal_year=fiscal_year)
 
 
 def spend_by_stage(user, *, fiscal_year: int | None = None) -> dict[str, Decimal]:

@@ -126,9 +126,9 @@ def _finance_context(user) -> dict:
     by_unit = crossapp.budget_vs_actual(user, group_by=("unit",), fiscal_year=year)
     by_kind = crossapp.budget_vs_actual(user, group_by=("kind",), fiscal_year=year)
     by_category = crossapp.budget_vs_actual(user, group_by=("category",), fiscal_year=year)
-    flags = crossapp.variance_flags(user, fiscal_year=year)
-    # Largest first; a spend with no budget at all is the largest variance of all.
-    flags = sorted(flags, key=lambda f: (f.over_pct is not None, -(f.over_pct or 0)))
+    # Largest first; a spend with no budget at all is the largest variance of all. Only
+    # the rows shown are built (the database counts the rest).
+    flags = crossapp.variance_flag_page(user, per_page=ROWS, fiscal_year=year)
     kinds, categories = crossapp.cost_kind_labels(), crossapp.cost_category_labels()
     pending = selectors.budgets_awaiting_approval(user)
     return {
@@ -138,8 +138,8 @@ def _finance_context(user) -> dict:
         "by_unit_rows": [{"row": r, "label": r.unit_name} for r in by_unit],
         "by_kind": _labelled(by_kind, "kind", kinds),
         "by_category": _labelled(by_category, "category", categories),
-        "flags": flags[:ROWS],
-        "flags_count": len(flags),
+        "flags": flags.flags,
+        "flags_count": flags.count,
         "pending": pending[:ROWS],
         "pending_count": pending.count(),
         "chart": {

@@ -166,3 +166,46 @@ def test_unit_lead_home_lists_only_own_units_actions(client, lead_a, unit_a, uni
     assert codes == {"AI-Q-000", "AI-Q-001"}
     assert {b.initiative.code for b in ctx["pending"]} == {"AI-Q-000", "AI-Q-001"}
     assert b"AI-Q-010" not in response.content
+
+
+def test_finance_home_lists_the_largest_variance_flags_first_and_counts_them_all(
+    client, finance, unit_a, unit_b, pmo
+):
+    """The finance home's flags are the first rows of every flag ordered largest overrun
+    first (spending with no budget first), and its count is every flag's: the database
+    pages them (``variance_flag_page``), the page builds only the rows it shows."""
+    from finance.selectors import variance_flags
+    from portfolio.views.home import ROWS
+
+    today = timezone.localdate()
+    month = today.replace(day=1)
+    for n in range(ROWS + 4):
+        initiative = InitiativeFactory(business_unit=unit_a if n % 2 else unit_b)
+        if n % 3:
+            BudgetFactory(
+                initiative=initiative,
+                fiscal_year=today.year,
+                kind="operational",
+                amount=Decimal("1000.00"),
+                status="approved",
+                approved_by=pmo,
+            )
+        for back in (1, 2, 3):
+            posted = (month - dt.timedelta(days=28 * back)).replace(day=10)
+            SpendEntryFactory(
+                initiative=initiative,
+                business_unit=initiative.business_unit,
+                posted_on=posted,
+                kind="operational",
+                amount=Decimal("100.00") * (n + 1),
+                currency="USD",
+            )
+    expected = sorted(
+        variance_flags(user=finance, fiscal_year=today.year),
+        key=lambda x: (x.over_pct is not None, -(x.over_pct or 0)),
+    )
+    assert len(expected) > ROWS
+    client.force_login(finance)
+    context = client.get("/").context
+    assert context["flags_count"] == len(expected)
+    assert [x.initiative_id for x in context["flags"]] == [x.initiative_id for x in expected[:ROWS]]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from finance.triggers import drop_statement_triggers, statement_triggers
+
 COLUMNS = "business_unit_id, fiscal_year, kind, category, currency"
 
 
@@ -57,24 +59,10 @@ LANGUAGE plpgsql AS $$ BEGIN
     {_apply(f"SELECT 1 AS sign, {_LINE} FROM finance_budget")}
 END $$;
 
-DROP TRIGGER IF EXISTS budget_rollup_insert ON finance_budget;
-CREATE TRIGGER budget_rollup_insert AFTER INSERT ON finance_budget
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_budget_rollup();
-DROP TRIGGER IF EXISTS budget_rollup_update ON finance_budget;
-CREATE TRIGGER budget_rollup_update AFTER UPDATE ON finance_budget
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_budget_rollup();
-DROP TRIGGER IF EXISTS budget_rollup_delete ON finance_budget;
-CREATE TRIGGER budget_rollup_delete AFTER DELETE ON finance_budget
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_budget_rollup();
+{statement_triggers("budget_rollup", "finance_budget", "finance_budget_rollup")}
 """
 
-UNINSTALL_SQL = """
-DROP TRIGGER IF EXISTS budget_rollup_insert ON finance_budget;
-DROP TRIGGER IF EXISTS budget_rollup_update ON finance_budget;
-DROP TRIGGER IF EXISTS budget_rollup_delete ON finance_budget;
+UNINSTALL_SQL = f"""{drop_statement_triggers("budget_rollup", "finance_budget")}
 DROP FUNCTION IF EXISTS finance_budget_rollup_rebuild();
 DROP FUNCTION IF EXISTS finance_budget_rollup();
 """

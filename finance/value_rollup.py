@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from finance.triggers import drop_statement_triggers, statement_triggers
+
 #: The KPIs worth money (the same rule as ``portfolio.value_rollup.ELIGIBLE``).
 ELIGIBLE = "k.kind = 'business' AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL"
 
@@ -176,44 +178,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS value_segments_insert ON portfolio_kpiperiodvalue;
-CREATE TRIGGER value_segments_insert AFTER INSERT ON portfolio_kpiperiodvalue
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_periods_changed();
-DROP TRIGGER IF EXISTS value_segments_update ON portfolio_kpiperiodvalue;
-CREATE TRIGGER value_segments_update AFTER UPDATE ON portfolio_kpiperiodvalue
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_periods_changed();
-DROP TRIGGER IF EXISTS value_segments_delete ON portfolio_kpiperiodvalue;
-CREATE TRIGGER value_segments_delete AFTER DELETE ON portfolio_kpiperiodvalue
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_periods_changed();
+{statement_triggers("value_segments", "portfolio_kpiperiodvalue", "finance_value_periods_changed")}
 DROP TRIGGER IF EXISTS value_segments_kpi_update ON portfolio_kpi;
 CREATE TRIGGER value_segments_kpi_update AFTER UPDATE ON portfolio_kpi
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION finance_value_kpi_changed();
-DROP TRIGGER IF EXISTS value_segments_rates_insert ON finance_exchangerate;
-CREATE TRIGGER value_segments_rates_insert AFTER INSERT ON finance_exchangerate
-    REFERENCING NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_rates_changed();
-DROP TRIGGER IF EXISTS value_segments_rates_update ON finance_exchangerate;
-CREATE TRIGGER value_segments_rates_update AFTER UPDATE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_rates_changed();
-DROP TRIGGER IF EXISTS value_segments_rates_delete ON finance_exchangerate;
-CREATE TRIGGER value_segments_rates_delete AFTER DELETE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_value_rates_changed();
+{statement_triggers("value_segments_rates", "finance_exchangerate", "finance_value_rates_changed", old="old_rates", new="new_rates")}
 """
 
-UNINSTALL_SQL = """
-DROP TRIGGER IF EXISTS value_segments_insert ON portfolio_kpiperiodvalue;
-DROP TRIGGER IF EXISTS value_segments_update ON portfolio_kpiperiodvalue;
-DROP TRIGGER IF EXISTS value_segments_delete ON portfolio_kpiperiodvalue;
+UNINSTALL_SQL = f"""{drop_statement_triggers("value_segments", "portfolio_kpiperiodvalue")}
+{drop_statement_triggers("value_segments_rates", "finance_exchangerate")}
 DROP TRIGGER IF EXISTS value_segments_kpi_update ON portfolio_kpi;
-DROP TRIGGER IF EXISTS value_segments_rates_insert ON finance_exchangerate;
-DROP TRIGGER IF EXISTS value_segments_rates_update ON finance_exchangerate;
-DROP TRIGGER IF EXISTS value_segments_rates_delete ON finance_exchangerate;
 DROP FUNCTION IF EXISTS finance_value_rates_changed();
 DROP FUNCTION IF EXISTS finance_value_kpi_changed();
 DROP FUNCTION IF EXISTS finance_value_periods_changed();

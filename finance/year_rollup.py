@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from finance.triggers import drop_statement_triggers, statement_triggers
+
 COLUMNS = "initiative_id, business_unit_id, month, one_time, operational, entries"
 
 
@@ -47,24 +49,10 @@ LANGUAGE plpgsql AS $$ BEGIN
     {_apply(f"SELECT 1 AS sign, {COLUMNS} FROM finance_spendinitiativemonth")}
 END $$;
 
-DROP TRIGGER IF EXISTS spend_year_insert ON finance_spendinitiativemonth;
-CREATE TRIGGER spend_year_insert AFTER INSERT ON finance_spendinitiativemonth
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_year_rollup();
-DROP TRIGGER IF EXISTS spend_year_update ON finance_spendinitiativemonth;
-CREATE TRIGGER spend_year_update AFTER UPDATE ON finance_spendinitiativemonth
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_year_rollup();
-DROP TRIGGER IF EXISTS spend_year_delete ON finance_spendinitiativemonth;
-CREATE TRIGGER spend_year_delete AFTER DELETE ON finance_spendinitiativemonth
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_year_rollup();
+{statement_triggers("spend_year", "finance_spendinitiativemonth", "finance_spend_year_rollup")}
 """
 
-UNINSTALL_SQL = """
-DROP TRIGGER IF EXISTS spend_year_insert ON finance_spendinitiativemonth;
-DROP TRIGGER IF EXISTS spend_year_update ON finance_spendinitiativemonth;
-DROP TRIGGER IF EXISTS spend_year_delete ON finance_spendinitiativemonth;
+UNINSTALL_SQL = f"""{drop_statement_triggers("spend_year", "finance_spendinitiativemonth")}
 DROP FUNCTION IF EXISTS finance_spend_year_rebuild();
 DROP FUNCTION IF EXISTS finance_spend_year_rollup();
 """

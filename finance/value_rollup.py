@@ -24,9 +24,11 @@ by triggers on every write of measurements and KPIs: ``portfolio.value_rollup``)
 period), and on ``finance_exchangerate`` (the segments of that currency from the earliest
 day the change touches). Each recomputes the segments of the KPIs concerned and adds the
 difference (old segments out, new ones in) to the unit tables with ``INSERT ... ON
-CONFLICT DO UPDATE``, in key order. Steps are sums, so concurrent writers only meet on the
-rows they both change; the segments of one KPI are serialised on its row (``FOR NO KEY
-UPDATE``, as the period rollup does).
+CONFLICT DO UPDATE``, in key order. The segments of one KPI are serialised on its row (``FOR
+NO KEY UPDATE``, as the period rollup does), and the writers of one unit's steps on an
+advisory lock per unit (``LOCK_CLASS``): the old segments come out and the new ones go in
+by two statements, which two writers of one unit could otherwise interleave into a
+deadlock.
 
 What is stored holds for ``as_of`` = today unless a KPI has a segment measured after
 ``as_of`` (a measurement dated in the future, or a report as of a past day): the
@@ -49,6 +51,9 @@ AMOUNT = (
     "(CASE WHEN k.direction = 'increase' THEN kp.value - k.baseline_value"
     " ELSE k.baseline_value - kp.value END) * k.value_per_unit * {rate}"
 )
+
+#: ``pg_advisory_xact_lock(LOCK_CLASS, unit id)``: taken by every writer of a unit's steps.
+LOCK_CLASS = 72_015
 
 SEGMENT_COLUMNS = (
     "kpi_id, initiative_id, business_unit_id, cadence, start, next, measured_on, amount, currency"
@@ -111,6 +116,14 @@ CREATE OR REPLACE FUNCTION finance_value_refresh(kpis bigint[]) RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     IF kpis IS NULL OR cardinality(kpis) = 0 THEN RETURN; END IF;
     PERFORM 1 FROM portfolio_kpi WHERE id = ANY(kpis) ORDER BY id FOR NO KEY UPDATE;
+    -- The old segments come out and the new ones go in by two statements: two writers of
+    -- one unit would each hold step rows the other's second statement needs (a deadlock).
+    -- So writers of a unit's steps take turns, in unit order: a transaction-level
+    -- advisory lock per unit (other units' writers do not wait).
+    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, u.id::int) FROM (
+        SELECT business_unit_id AS id FROM finance_valuesegment WHERE kpi_id = ANY(kpis)
+        UNION SELECT business_unit_id FROM portfolio_kpi WHERE id = ANY(kpis)
+        ORDER BY 1) u;
     {_apply("DELETE FROM finance_valuesegment WHERE kpi_id = ANY(kpis) RETURNING *", -1)}
     {_apply(_insert_segments("kp.kpi_id = ANY(kpis)"), 1)}
 END $$;

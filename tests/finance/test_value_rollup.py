@@ -243,3 +243,60 @@ def test_the_units_value_is_one_query_whatever_the_kpis(portfolio_of_values, pmo
     value_queries = [q for q in large.captured_queries if "finance_valueunitstep" in q["sql"]]
     assert len(value_queries) == 1
     assert len(large.captured_queries) == len(small.captured_queries) == 1
+
+
+def _someone_waits_for_the_unit_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'advisory'"
+            " AND classid = %s",
+            [value_rollup.LOCK_CLASS],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_of_one_units_steps_take_turns_and_both_count(initiative_a, lead_a):
+    """Measurements of two KPIs of one unit recorded at once: the second writer waits for
+    the first on the unit's lock (the two statements of each cannot interleave into a
+    deadlock), then both count; the tables equal the periods."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    from portfolio.services import measurement_record
+
+    first_kpi, second_kpi = _kpi(initiative_a), _kpi(initiative_a)
+    _measure(first_kpi, (dt.date(2026, 3, 5), "3"))
+    _measure(second_kpi, (dt.date(2026, 1, 5), "1"))
+    first_wrote, release_first = threading.Event(), threading.Event()
+    failures = []
+
+    def record(kpi, day, hold):
+        try:
+            with transaction.atomic():
+                measurement_record(acting_user=lead_a, kpi=kpi, measured_on=day, value=D("5"))
+                if hold:
+                    first_wrote.set()
+                    release_first.wait(30)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=record, args=(first_kpi, dt.date(2026, 1, 9), True))
+    second = threading.Thread(target=record, args=(second_kpi, dt.date(2026, 3, 9), False))
+    first.start()
+    assert first_wrote.wait(30)
+    second.start()
+    deadline = time.monotonic() + 30
+    while not _someone_waits_for_the_unit_lock():
+        assert time.monotonic() < deadline, "the second writer never waited for the unit"
+        time.sleep(0.05)
+    release_first.set()
+    first.join(30)
+    second.join(30)
+    assert not failures, failures
+    assert_rollup_matches_measurements()
+    assert ValueSegment.objects.filter(kpi__in=[first_kpi, second_kpi]).count() == 4

@@ -7,7 +7,8 @@ have something to judge).
 - infrastructure: production initiatives with a model version in production, retrained
   on schedule (the production version revalidated within its retraining interval: a
   pipeline that runs, not only one that is configured), and monitored
-  (an operational KPI measured in the last 60 days); controls of the infrastructure
+  (an operational KPI measured in the last 60 days: its ``last_measured_on``, kept by the
+  measurements' triggers); controls of the infrastructure
   dimension attested; infrastructure gate criteria met;
 - security and governance: required controls attested (every control that applies to an
   active initiative by ``governance.models.control_applies`` and its stage, attested and
@@ -123,9 +124,9 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
               AND mv.last_validated_at::date + mv.retrain_interval_days >= %(today)s
             /*probe*/)) AS retrained,
         COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
-            SELECT 1 FROM portfolio_kpi k JOIN portfolio_measurement m ON m.kpi_id = k.id
+            SELECT 1 FROM portfolio_kpi k
             WHERE k.initiative_id = ini.id AND k.kind = 'operational'
-              AND m.measured_on >= %(monitored_since)s /*probe*/)) AS monitored,
+              AND k.last_measured_on >= %(monitored_since)s /*probe*/)) AS monitored,
         COUNT(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM governance_riskassessment ra WHERE ra.initiative_id = ini.id
               AND ra.status IN ('current', 'reopened')

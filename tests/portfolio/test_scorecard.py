@@ -231,3 +231,26 @@ def test_a_model_overdue_for_revalidation_is_not_retrained_on_schedule(records, 
     infra = next(d for d in card.dimensions if d.dimension == "infrastructure")
     assert (infra.parts[1].numerator, infra.parts[1].denominator) == (0, 1)
     assert infra.score == 30  # mean of 100, 0, 0, 0, 50
+
+
+def test_monitored_follows_the_latest_operational_measurement(records, unit_a):
+    """Monitored: an operational KPI of the production initiative measured in the last 60
+    days (read from ``KPI.last_measured_on``, which the measurements' triggers keep): a
+    recent measurement counts, an old one does not, deleting the recent one undoes it."""
+    _, prod = records
+    today = timezone.localdate()
+
+    def monitored():
+        [card] = scorecards([unit_a.pk])
+        infra = next(d for d in card.dimensions if d.dimension == "infrastructure")
+        part = next(p for p in infra.parts if "monitored" in p.label)
+        return part.numerator, part.denominator
+
+    assert monitored() == (0, 1)
+    uptime = f.KPIFactory(initiative=prod, kind="operational", value_per_unit=None)
+    f.MeasurementFactory(kpi=uptime, measured_on=today - dt.timedelta(days=70))
+    assert monitored() == (0, 1)
+    recent = f.MeasurementFactory(kpi=uptime, measured_on=today - dt.timedelta(days=10))
+    assert monitored() == (1, 1)
+    recent.delete()
+    assert monitored() == (0, 1)

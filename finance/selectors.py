@@ -947,8 +947,6 @@ def _value_rows(
         rep=settings.REPORTING_CURRENCY,
         one_time=CostKind.ONE_TIME.value,
         operational=CostKind.OPERATIONAL.value,
-        business="business",
-        increase="increase",
         as_of=as_of,
         month=as_of.replace(day=1),
         spend_units=_unit_scope(SpendEntry, user),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from finance.triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
 
 COLUMNS = "business_unit_id, fiscal_year, kind, category, currency"
 

@@ -27,6 +27,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from portfolio.sql_triggers import (
+    OPS,
+    drop_statement_triggers,
+    statement_trigger,
+    statement_triggers,
+)
+
 LEDGER_COLUMNS = "business_unit_id, initiative_id, posted_on, kind, category, currency, amount"
 
 
@@ -162,39 +169,27 @@ LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS spend_rollup_insert ON finance_spendentry;
-CREATE TRIGGER spend_rollup_insert AFTER INSERT ON finance_spendentry
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_insert();
-DROP TRIGGER IF EXISTS spend_rollup_update ON finance_spendentry;
-CREATE TRIGGER spend_rollup_update AFTER UPDATE ON finance_spendentry
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_update();
-DROP TRIGGER IF EXISTS spend_rollup_delete ON finance_spendentry;
-CREATE TRIGGER spend_rollup_delete AFTER DELETE ON finance_spendentry
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_delete();
-DROP TRIGGER IF EXISTS spend_rollup_rates_insert ON finance_exchangerate;
-CREATE TRIGGER spend_rollup_rates_insert AFTER INSERT ON finance_exchangerate
-    REFERENCING NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_rates();
-DROP TRIGGER IF EXISTS spend_rollup_rates_update ON finance_exchangerate;
-CREATE TRIGGER spend_rollup_rates_update AFTER UPDATE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_rates();
-DROP TRIGGER IF EXISTS spend_rollup_rates_delete ON finance_exchangerate;
-CREATE TRIGGER spend_rollup_rates_delete AFTER DELETE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_rollup_rates();
+{
+    "".join(
+        statement_trigger(
+            f"spend_rollup_{op}", op, "finance_spendentry", f"finance_spend_rollup_{op}"
+        )
+        for op in OPS
+    )
+}
+{
+    statement_triggers(
+        "spend_rollup_rates",
+        "finance_exchangerate",
+        "finance_spend_rollup_rates",
+        old="old_rates",
+        new="new_rates",
+    )
+}
 """
 
-UNINSTALL_SQL = """
-DROP TRIGGER IF EXISTS spend_rollup_insert ON finance_spendentry;
-DROP TRIGGER IF EXISTS spend_rollup_update ON finance_spendentry;
-DROP TRIGGER IF EXISTS spend_rollup_delete ON finance_spendentry;
-DROP TRIGGER IF EXISTS spend_rollup_rates_insert ON finance_exchangerate;
-DROP TRIGGER IF EXISTS spend_rollup_rates_update ON finance_exchangerate;
-DROP TRIGGER IF EXISTS spend_rollup_rates_delete ON finance_exchangerate;
+UNINSTALL_SQL = f"""{drop_statement_triggers("spend_rollup", "finance_spendentry")}
+{drop_statement_triggers("spend_rollup_rates", "finance_exchangerate")}
 DROP FUNCTION IF EXISTS finance_spend_rollup_rates();
 DROP FUNCTION IF EXISTS finance_spend_rollup_rebuild(date, varchar[]);
 DROP FUNCTION IF EXISTS finance_spend_rollup_update();

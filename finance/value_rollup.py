@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from finance.triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
 
 #: The KPIs worth money (the same rule as ``portfolio.value_rollup.ELIGIBLE``).
 ELIGIBLE = "k.kind = 'business' AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL"

@@ -42,6 +42,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from portfolio.sql_triggers import statement_trigger, statement_triggers
+
 # The figures as finance.selectors computes them in Python: ``monthly`` is PostgreSQL's
 # ``SUM / 3`` (the same numeric division), ``run_rate`` = monthly x 12 and ``over_pct`` =
 # 100 x (run_rate - budget) / budget, each rounded to two places half to even as
@@ -150,31 +152,19 @@ CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
 END $$;"""
 
 
-def _trigger(name: str, op: str, table: str, function: str) -> str:
-    referencing = {
-        "INSERT": "NEW TABLE AS new_rows",
-        "DELETE": "OLD TABLE AS old_rows",
-        "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-    }[op]
-    return f"""
-DROP TRIGGER IF EXISTS {name} ON {table};
-CREATE TRIGGER {name} AFTER {op} ON {table} REFERENCING {referencing}
-    FOR EACH STATEMENT EXECUTE FUNCTION {function}();"""
-
-
 _OPS = {"INSERT": ("insert", "new"), "DELETE": ("delete", "old"), "UPDATE": ("update", "old new")}
 
 INSTALL_SQL = (
     "".join(
         _spend_function(f"finance_variance_spend_{suffix}", rows)
-        + _trigger(
+        + statement_trigger(
             f"variance_spend_{suffix}",
             op,
             "finance_spendinitiativemonth",
             f"finance_variance_spend_{suffix}",
         )
         + _budget_function(f"finance_variance_budget_{suffix}", rows)
-        + _trigger(
+        + statement_trigger(
             f"variance_budget_{suffix}", op, "finance_budget", f"finance_variance_budget_{suffix}"
         )
         for op, (suffix, rows) in _OPS.items()
@@ -220,18 +210,7 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-DROP TRIGGER IF EXISTS variance_rates_insert ON finance_exchangerate;
-CREATE TRIGGER variance_rates_insert AFTER INSERT ON finance_exchangerate
-    REFERENCING NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_variance_rates();
-DROP TRIGGER IF EXISTS variance_rates_update ON finance_exchangerate;
-CREATE TRIGGER variance_rates_update AFTER UPDATE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates NEW TABLE AS new_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_variance_rates();
-DROP TRIGGER IF EXISTS variance_rates_delete ON finance_exchangerate;
-CREATE TRIGGER variance_rates_delete AFTER DELETE ON finance_exchangerate
-    REFERENCING OLD TABLE AS old_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_variance_rates();
+{statement_triggers("variance_rates", "finance_exchangerate", "finance_variance_rates", old="old_rates", new="new_rates")}
 
 CREATE OR REPLACE FUNCTION finance_variance_rebuild() RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from finance.triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
 
 COLUMNS = "initiative_id, business_unit_id, month, one_time, operational, entries"
 

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from portfolio.sql_triggers import OPS, drop_statement_triggers, statement_trigger
+
 #: The first day of the cadence period holding ``day`` (weeks start on Monday).
 PERIOD_SQL = """
 CREATE OR REPLACE FUNCTION portfolio_kpi_period(cadence varchar, day date) RETURNS date
@@ -168,34 +170,30 @@ LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     {_rebuild_kpis("TRUE")}
 END $$;
 
-DROP TRIGGER IF EXISTS value_rollup_insert ON portfolio_measurement;
-CREATE TRIGGER value_rollup_insert AFTER INSERT ON portfolio_measurement
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_insert();
-DROP TRIGGER IF EXISTS value_rollup_update ON portfolio_measurement;
-CREATE TRIGGER value_rollup_update AFTER UPDATE ON portfolio_measurement
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_update();
-DROP TRIGGER IF EXISTS value_rollup_delete ON portfolio_measurement;
-CREATE TRIGGER value_rollup_delete AFTER DELETE ON portfolio_measurement
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_delete();
-DROP TRIGGER IF EXISTS value_rollup_kpi_update ON portfolio_kpi;
-CREATE TRIGGER value_rollup_kpi_update AFTER UPDATE ON portfolio_kpi
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_kpi_update();
-DROP TRIGGER IF EXISTS value_rollup_kpi_delete ON portfolio_kpi;
-CREATE TRIGGER value_rollup_kpi_delete AFTER DELETE ON portfolio_kpi
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION portfolio_value_rollup_kpi_delete();
+{
+    "".join(
+        statement_trigger(
+            f"value_rollup_{op}", op, "portfolio_measurement", f"portfolio_value_rollup_{op}"
+        )
+        for op in OPS
+    )
+}
+{
+    statement_trigger(
+        "value_rollup_kpi_update", "update", "portfolio_kpi", "portfolio_value_rollup_kpi_update"
+    )
+}
+{
+    statement_trigger(
+        "value_rollup_kpi_delete", "delete", "portfolio_kpi", "portfolio_value_rollup_kpi_delete"
+    )
+}
 """
 
-UNINSTALL_SQL = """
+UNINSTALL_SQL = f"""
 DROP TRIGGER IF EXISTS kpi_last_measured_guard ON portfolio_kpi;
 DROP FUNCTION IF EXISTS portfolio_kpi_last_measured_guard();
-DROP TRIGGER IF EXISTS value_rollup_insert ON portfolio_measurement;
-DROP TRIGGER IF EXISTS value_rollup_update ON portfolio_measurement;
-DROP TRIGGER IF EXISTS value_rollup_delete ON portfolio_measurement;
+{drop_statement_triggers("value_rollup", "portfolio_measurement")}
 DROP TRIGGER IF EXISTS value_rollup_kpi_update ON portfolio_kpi;
 DROP TRIGGER IF EXISTS value_rollup_kpi_delete ON portfolio_kpi;
 DROP FUNCTION IF EXISTS portfolio_value_rollup_rebuild();

@@ -152,3 +152,24 @@ class KPIPeriodValueAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.FlowCohort)
+class FlowCohortAdmin(ScopedAdmin):
+    """The flow rollup, maintained by database triggers from the initiatives and their
+    stage history: read-only."""
+
+    list_display = ["business_unit", "quarter", "started", "reached_12", "killed", "in_pilot"]
+    list_filter = ["quarter"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

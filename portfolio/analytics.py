@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
@@ -39,11 +40,11 @@ from django.db.models import (
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
-from portfolio import crossapp
+from people.models import BusinessUnit
+from portfolio import crossapp, flow_rollup
 from portfolio.choices import ACTIVE_STAGES
 from portfolio.models import Initiative, StageTransition
 
-PRODUCTION = [s.value for s in ACTIVE_STAGES[1:]]
 END_DECISIONS = [StageTransition.Decision.KILL, StageTransition.Decision.RETIRE]
 
 
@@ -79,15 +80,10 @@ def _fetch(sql: str, params) -> list[dict]:
         return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _rank_sql(column: str) -> str:
-    whens = " ".join(f"WHEN '{s.value}' THEN {i}" for i, s in enumerate(ACTIVE_STAGES))
-    return f"(CASE {column} {whens} END)"
-
-
 # --- Cohorts ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cohort:
     quarter: dt.date
     unit_id: int | None  # None: every unit
@@ -103,7 +99,12 @@ class Cohort:
     observable_18: bool
 
     def share(self, n: int) -> Decimal | None:
-        return (Decimal(n) / self.started).quantize(Decimal("0.0001")) if self.started else None
+        return _share(n, self.started)
+
+    @staticmethod
+    def share_of(n: int, started: int) -> Decimal | None:
+        """``n`` of ``started`` to four places (None for an empty cohort)."""
+        return _share(n, started)
 
     @property
     def label(self) -> str:
@@ -130,69 +131,70 @@ class Cohort:
         return self.share(self.in_pilot)
 
 
+@lru_cache(maxsize=65536)
+def _share(n: int, started: int) -> Decimal | None:
+    return (Decimal(n) / started).quantize(Decimal("0.0001")) if started else None
+
+
 def _months_later(day: dt.date, months: int) -> dt.date:
     m = day.month - 1 + months
     return dt.date(day.year + m // 12, m % 12 + 1, 1)
+
+
+def _unit_scope(user, unit_ids=None) -> tuple[str, tuple]:
+    """A condition on the flow rollup's ``r.business_unit_id`` keeping the units whose
+    initiatives ``user`` may see (``Initiative.objects.visible_to`` filters on the unit),
+    narrowed to ``unit_ids`` (ids or a subquery): TRUE for a global role looking at
+    everything."""
+    from django.core.exceptions import EmptyResultSet
+
+    visible = Initiative.objects.visible_unit_ids(user)
+    if visible is None and unit_ids is None:
+        return "TRUE", ()
+    units = BusinessUnit.objects.order_by()
+    if visible is not None:
+        units = units.filter(pk__in=visible)
+    if unit_ids is not None:
+        units = units.filter(pk__in=unit_ids)
+    try:
+        sql, params = units.values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return "FALSE", ()
+    return f"r.business_unit_id IN ({sql})", params
+
+
+@lru_cache(maxsize=4096)
+def _observable(quarter: dt.date, today: dt.date) -> tuple[bool, bool, bool]:
+    q_end = _months_later(quarter, 3)
+    return tuple(_months_later(q_end, m) <= today for m in (6, 12, 18))
 
 
 def cohorts(user, *, unit_ids=None, today: dt.date | None = None) -> list[Cohort]:
     """Cohorts by start quarter, for every unit together (``unit_id`` None) and per unit
     (grouping sets, one query). Start: ``started_on``, else the first stage date.
     Reaching initial production: the first decision into a production stage (or, with no
-    recorded decision, the date it entered its current production stage)."""
+    recorded decision, the date it entered its current production stage). Read from the
+    maintained rollup (``FlowCohort``: one row per unit and start quarter, its counts
+    computed by ``portfolio.flow_rollup``'s definition)."""
     today = today or timezone.localdate()
-    scope, params = _in_scope("i.id", user, unit_ids)
-    rows = _fetch(
-        f"""
-        WITH ini AS (
-            SELECT i.id, i.business_unit_id, i.stage,
-                   COALESCE(i.started_on, (i.stage_entered_at AT TIME ZONE 'UTC')::date) AS started,
-                   date_trunc('quarter', COALESCE(
-                       i.started_on, (i.stage_entered_at AT TIME ZONE 'UTC')::date))::date AS q,
-                   COALESCE(
-                       (SELECT MIN((t.decided_at AT TIME ZONE 'UTC')::date)
-                        FROM portfolio_stagetransition t
-                        WHERE t.initiative_id = i.id AND t.to_stage = ANY(%s)
-                          AND t.decision <> 'import'),
-                       CASE WHEN i.stage = ANY(%s)
-                            THEN (i.stage_entered_at AT TIME ZONE 'UTC')::date END
-                   ) AS reached
-            FROM portfolio_initiative i
-            WHERE {scope} AND i.stage <> 'unknown'
+    scope, params = _unit_scope(user, unit_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT r.quarter, u.id, u.name, SUM(r.started)::int, SUM(r.reached_6)::int,
+                   SUM(r.reached_12)::int, SUM(r.reached_18)::int, SUM(r.killed)::int,
+                   SUM(r.in_pilot)::int
+            FROM portfolio_flowcohort r JOIN people_businessunit u ON u.id = r.business_unit_id
+            WHERE {scope}
+            GROUP BY GROUPING SETS ((r.quarter), (r.quarter, u.id, u.name))
+            ORDER BY r.quarter, (u.id IS NOT NULL), u.name""",
+            params,
         )
-        SELECT ini.q AS quarter,
-               u.id AS unit_id, u.name AS unit_name,
-               COUNT(*) AS started,
-               COUNT(*) FILTER (WHERE reached < started + interval '6 months') AS reached_6,
-               COUNT(*) FILTER (WHERE reached < started + interval '12 months') AS reached_12,
-               COUNT(*) FILTER (WHERE reached < started + interval '18 months') AS reached_18,
-               COUNT(*) FILTER (WHERE ini.stage = 'killed') AS killed,
-               COUNT(*) FILTER (WHERE ini.stage = 'proof_of_concept') AS in_pilot
-        FROM ini JOIN people_businessunit u ON u.id = ini.business_unit_id
-        GROUP BY GROUPING SETS ((ini.q), (ini.q, u.id, u.name))
-        ORDER BY ini.q, (u.id IS NOT NULL), u.name""",
-        [PRODUCTION, PRODUCTION, *params],
-    )
-    out = []
-    for r in rows:
-        q_end = _months_later(r["quarter"], 3)
-        out.append(
-            Cohort(
-                quarter=r["quarter"],
-                unit_id=r["unit_id"],
-                unit_name=r["unit_name"] or "All units",
-                started=r["started"],
-                reached_6=r["reached_6"],
-                reached_12=r["reached_12"],
-                reached_18=r["reached_18"],
-                killed=r["killed"],
-                in_pilot=r["in_pilot"],
-                observable_6=_months_later(q_end, 6) <= today,
-                observable_12=_months_later(q_end, 12) <= today,
-                observable_18=_months_later(q_end, 18) <= today,
-            )
-        )
-    return out
+        rows = cursor.fetchall()
+    return [
+        Cohort(q, unit_id, unit_name or "All units", *counts, *_observable(q, today))
+        for q, unit_id, unit_name, *counts in rows
+    ]
 
 
 # --- Time in stage ---------------------------------------------------------------------------
@@ -269,25 +271,15 @@ def _round(value):
 
 def funnel(user, *, unit_ids=None) -> list[dict]:
     """How many initiatives ever reached each active stage (from the current stage and the
-    stage history), and the conversion rate from each stage to the next. One query."""
-    scope, params = _in_scope("i.id", user, unit_ids)
+    stage history), and the conversion rate from each stage to the next. One query, on
+    the maintained rollup (``FlowCohort``)."""
+    scope, params = _unit_scope(user, unit_ids)
     n = len(ACTIVE_STAGES)
-    cols = ", ".join(f"COUNT(*) FILTER (WHERE top >= {k}) AS r{k}" for k in range(n))
-    rows = _fetch(
-        f"""
-        WITH tops AS (
-            SELECT i.id, GREATEST({_rank_sql("i.stage")},
-                                  MAX({_rank_sql("t.from_stage")}),
-                                  MAX({_rank_sql("t.to_stage")}), 0) AS top
-            FROM portfolio_initiative i
-            LEFT JOIN portfolio_stagetransition t
-                   ON t.initiative_id = i.id AND t.decision <> 'import'
-            WHERE {scope} AND i.stage <> 'unknown'
-            GROUP BY i.id, i.stage
-        )
-        SELECT {cols} FROM tops""",
-        params,
+    sums = ", ".join(
+        f"COALESCE(SUM(r.{c}), 0)::int AS r{k}"
+        for k, c in enumerate(["started", *flow_rollup.EVER_COLUMNS])
     )
+    rows = _fetch(f"SELECT {sums} FROM portfolio_flowcohort r WHERE {scope}", params)
     counts = [rows[0][f"r{k}"] for k in range(n)] if rows else [0] * n
     out = []
     for k, s in enumerate(ACTIVE_STAGES):

@@ -545,3 +545,35 @@ class KPIPeriodValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi_id} {self.period}: {self.value} ({self.measured_on})"
+
+
+class FlowCohort(models.Model):
+    """The maintained flow rollup: per business unit and start quarter, the counts the
+    flow page's cohorts and funnel add up (initiatives whose stage is known). Kept exact
+    by database triggers on ``portfolio_initiative`` and ``portfolio_stagetransition``
+    (``portfolio.flow_rollup``, which holds the one definition), so ``portfolio.analytics``
+    sums a few hundred rows instead of reading every initiative and its stage history."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    quarter = models.DateField(help_text="First day of the start quarter")
+    started = models.IntegerField(help_text="Initiatives that started in the quarter")
+    reached_6 = models.IntegerField(help_text="Reached initial production within 6 months")
+    reached_12 = models.IntegerField(help_text="Within 12 months")
+    reached_18 = models.IntegerField(help_text="Within 18 months")
+    killed = models.IntegerField()
+    in_pilot = models.IntegerField(help_text="Still in proof of concept")
+    ever_initial_production = models.IntegerField(help_text="Ever reached initial production")
+    ever_scaled_deployment = models.IntegerField(help_text="Ever reached scaled deployment")
+    ever_institutional = models.IntegerField(help_text="Ever became institutional")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business_unit", "quarter"], name="flow_cohort_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.quarter}: {self.started} started"

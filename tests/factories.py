@@ -153,6 +153,24 @@ class KPIPeriodValueFactory(factory.django.DjangoModelFactory):
         return model_class.objects.get(kpi=measurement.kpi, measured_on=measurement.measured_on)
 
 
+class FlowCohortFactory(factory.django.DjangoModelFactory):
+    """A flow rollup row is written by the initiatives' triggers: create an initiative of
+    the unit, return its (unit, start quarter) row."""
+
+    class Meta:
+        model = pf.FlowCohort
+
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        initiative = InitiativeFactory(business_unit=kwargs["business_unit"], started_on=TODAY)
+        return model_class.objects.get(
+            business_unit=initiative.business_unit,
+            quarter=dt.date(TODAY.year, 3 * ((TODAY.month - 1) // 3) + 1, 1),
+        )
+
+
 class StageTransitionFactory(_OfInitiative):
     class Meta:
         model = pf.StageTransition

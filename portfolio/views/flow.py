@@ -8,6 +8,7 @@ Each section is one database query (``portfolio.analytics``); each chart has its
 from __future__ import annotations
 
 import csv
+from functools import lru_cache
 from html import escape
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from people.models import BusinessUnit
 from portfolio import analytics, selectors
+from portfolio.analytics import Cohort
 from portfolio.exports import neutralise_formula
 from portfolio.models import Initiative, StageTransition
 from portfolio.services import salvage_reuse_record
@@ -32,37 +34,45 @@ from portfolio.views.listing import paginate
 UNIT_COHORT_ROW = "<tr><td>{}</td><td>{}</td>" + '<td class="num">{}</td>' * 6 + "</tr>"
 
 
+@lru_cache(maxsize=8192)
+def _share_cell(n: int | None, started: int) -> str:
+    """A cohort share as the table shows it (``percent``, escaped; None: not observable
+    yet, a dash). A pure function of the two counts, so formatted once per pair."""
+    return escape(percent(None if n is None else Cohort.share_of(n, started)))
+
+
 def unit_cohort_rows(cohorts) -> SafeString:
     """The "By unit" table's rows: one per unit and start quarter, so hundreds once every
     unit has started something each quarter. The same markup the template's loop wrote
     (every value escaped, ``percent`` for the shares, counts as the template shows
     them), built in one pass without the template language's lookups for each of the
-    thousands of cells; a share seen before is not formatted again."""
-    shown: dict = {}
-
-    def pct(value) -> str:
-        if value not in shown:
-            shown[value] = escape(percent(value))
-        return shown[value]
-
-    def count(n: int) -> str:
-        return str(n) if not settings.USE_THOUSAND_SEPARATOR else escape(localize(n))
-
-    return mark_safe(  # noqa: S308 (every value below is escaped)
-        "".join(
+    thousands of cells; each share (a pair of counts), quarter label and unit name is
+    formatted once."""
+    labels: dict = {}
+    names: dict = {}
+    thousands = settings.USE_THOUSAND_SEPARATOR
+    out = []
+    for c in cohorts:
+        started = c.started
+        label = labels.get(c.quarter)
+        if label is None:
+            label = labels[c.quarter] = escape(c.label)
+        name = names.get(c.unit_name)
+        if name is None:
+            name = names[c.unit_name] = escape(c.unit_name)
+        out.append(
             UNIT_COHORT_ROW.format(
-                escape(c.label),
-                escape(c.unit_name),
-                count(c.started),
-                pct(c.share_6),
-                pct(c.share_12),
-                pct(c.share_18),
-                pct(c.share_killed),
-                pct(c.share_in_pilot),
+                label,
+                name,
+                escape(localize(started)) if thousands else started,
+                _share_cell(c.reached_6 if c.observable_6 else None, started),
+                _share_cell(c.reached_12 if c.observable_12 else None, started),
+                _share_cell(c.reached_18 if c.observable_18 else None, started),
+                _share_cell(c.killed, started),
+                _share_cell(c.in_pilot, started),
             )
-            for c in cohorts
         )
-    )
+    return mark_safe("".join(out))  # noqa: S308 (every value above is escaped)
 
 
 def flow_query(request) -> dict:

@@ -78,6 +78,8 @@ FACTORIES = {
     "portfolio.KPIPeriodValue": lambda unit: f.KPIPeriodValueFactory(
         kpi__initiative__business_unit=unit
     ),
+    # Flow rollup rows: written by the initiatives' triggers.
+    "portfolio.FlowCohort": lambda unit: f.FlowCohortFactory(business_unit=unit),
     "finance.SpendInitiativeYear": lambda unit: f.SpendInitiativeYearFactory(
         initiative__business_unit=unit
     ),

@@ -80,9 +80,7 @@ def quarter(i: str) -> str:
 def definition(where: str) -> str:
     """The rollup rows (``COLUMNS``) of the groups whose initiatives (``i``, with ``q`` their
     start quarter) match ``where``: the one definition."""
-    ever = ", ".join(
-        f"COUNT(*) FILTER (WHERE top >= {k})" for k in range(1, len(ACTIVE_STAGES))
-    )
+    ever = ", ".join(f"COUNT(*) FILTER (WHERE top >= {k})" for k in range(1, len(ACTIVE_STAGES)))
     return f"""
     SELECT f.business_unit_id, f.q,
            COUNT(*),
@@ -134,10 +132,11 @@ def _refresh(touched: str, *, lock_initiatives: str | None = None) -> str:
         FROM ({touched}) t ORDER BY 1) g;
     DELETE FROM portfolio_flowcohort r USING ({groups}) g
         WHERE r.business_unit_id = g.business_unit_id AND r.quarter = g.quarter;
+    -- (the units as an array: the initiatives are found by their unit's index)
     INSERT INTO portfolio_flowcohort ({", ".join(COLUMNS)})
     {
         definition(
-            f"i.business_unit_id IN (SELECT business_unit_id FROM ({touched}) g)"
+            f"i.business_unit_id = ANY(ARRAY(SELECT business_unit_id FROM ({touched}) g))"
             f" AND (i.business_unit_id, {quarter('i')}) IN ({groups})"
         )
     };"""
@@ -196,6 +195,12 @@ def _by_op(body) -> str:
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION portfolio_flow_initiatives_changed() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
+    -- The activity writer (portfolio.activity) updates last_activity_on only, one
+    -- statement per initiative when stage dates move in bulk: nothing here changes.
+    IF TG_OP = 'UPDATE'
+       AND current_setting('portfolio.activity_writer', true) IS NOT DISTINCT FROM 'on' THEN
+        RETURN NULL;
+    END IF;
 {_by_op(lambda op: _refresh(_INITIATIVE_TOUCHED[op]))}
     END IF;
     RETURN NULL;
@@ -203,13 +208,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION portfolio_flow_history_changed() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
-{
-    _by_op(
-        lambda op: _refresh(
-            _history_touched(_HISTORY_IDS[op]), lock_initiatives=_HISTORY_IDS[op]
-        )
-    )
-}
+{_by_op(lambda op: _refresh(_history_touched(_HISTORY_IDS[op]), lock_initiatives=_HISTORY_IDS[op]))}
     END IF;
     RETURN NULL;
 END $$;

@@ -92,6 +92,12 @@ class SpendInitiativeYearAdmin(_RollupAdmin):
     list_display = ["year", "initiative", "business_unit", "amount"]
 
 
+@admin.register(models.SpendStageMonth)
+class SpendStageMonthAdmin(_RollupAdmin):
+    list_display = ["month", "business_unit", "stage", "closed", "one_time", "operational"]
+    list_filter = ["stage", "closed"]
+
+
 @admin.register(models.BudgetUnitYear)
 class BudgetUnitYearAdmin(_RollupAdmin):
     list_display = ["fiscal_year", "business_unit", "kind", "category", "currency", "amount"]

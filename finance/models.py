@@ -375,6 +375,43 @@ class SpendInitiativeYear(models.Model):
         return f"{self.initiative_id} {self.year}"
 
 
+class SpendStageMonth(models.Model):
+    """Spend per unit, stage and month, in the reporting currency, by the initiative's
+    *current* unit, stage and whether it is closed: ``SpendInitiativeMonth`` summed by
+    what its initiative is today (finance/stage_rollup.py). Kept by statement-level
+    triggers on that rollup (new postings) and on ``portfolio_initiative`` (a change of
+    stage, status or unit moves the initiative's months from one key to the other).
+    Read where spend is grouped by stage over a window of months (the scorecard's
+    operational share of the production initiatives' last 12 months): a few rows per
+    unit and month, not one per initiative and month."""
+
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    stage = models.CharField(max_length=24)
+    closed = models.BooleanField(help_text="The initiatives' status is closed")
+    month = models.DateField()
+    one_time = models.DecimalField(**ROLLUP_DIGITS)
+    operational = models.DecimalField(**ROLLUP_DIGITS)
+    entries = models.IntegerField()
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "stage", "closed", "month"], name="spend_stage_month_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["month", "stage"], name="spend_stage_month_month"),
+            models.Index(fields=["id"], name="spend_stage_month_empty", condition=Q(entries=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id} {self.stage} {self.month:%Y-%m}"
+
+
 class BudgetUnitYear(models.Model):
     """Approved budget per unit, fiscal year, kind, category and currency (the sum of its
     approved lines, in the line currency), kept exact by statement-level triggers on

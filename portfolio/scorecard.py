@@ -18,8 +18,9 @@ have something to judge).
   active among those eligible on the production initiatives' latest adoption snapshot
   (the two averaged: training beside adoption);
 - financial model: the operational share of spend (operational / all spend of the
-  unit's production initiatives over the last 12 months, in the reporting currency, from
-  the maintained spend rollup ``finance_spendinitiativemonth``);
+  unit's production initiatives (not closed) over the last 12 months, in the reporting
+  currency, from the maintained rollup ``finance_spendstagemonth``: spend by each
+  initiative's current unit, stage and status, a few rows per unit and month);
 - measurement: active initiatives with a business KPI that has a baseline;
 - organisational structure: active initiatives with a requirements owner, an operator and an
   accountable executive named;
@@ -162,12 +163,12 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
           ORDER BY a.initiative_id, a.as_of DESC) latest
     GROUP BY bucket_id
 ), spend AS (
-    SELECT ini.bucket_id,
+    SELECT b.bucket_id,
            ROUND(SUM(r.operational)) AS operational,
            ROUND(SUM(r.one_time + r.operational)) AS total
-    FROM finance_spendinitiativemonth r JOIN ini ON ini.id = r.initiative_id
-    WHERE ini.stage = ANY(%(production)s) AND r.month >= %(spend_since)s
-    GROUP BY ini.bucket_id
+    FROM finance_spendstagemonth r JOIN buckets b ON b.unit_id = r.business_unit_id
+    WHERE r.stage = ANY(%(production)s) AND NOT r.closed AND r.month >= %(spend_since)s
+    GROUP BY b.bucket_id
 ), tree AS (
     SELECT bucket_id, ARRAY_AGG(unit_id) AS unit_ids FROM buckets GROUP BY bucket_id
 )

@@ -263,6 +263,9 @@ class _RollupFactory(_OfInitiative):
             return model_class.objects.get(
                 initiative_id=entry.initiative_id, year=entry.posted_on.year
             )
+        if model_class is fin.SpendStageMonth:
+            keys["stage"] = entry.initiative.stage
+            return model_class.objects.get(**keys)
         if model_class is fin.SpendInitiativeMonth:
             keys["initiative_id"] = entry.initiative_id
         else:
@@ -283,6 +286,11 @@ class SpendInitiativeMonthFactory(_RollupFactory):
 class SpendInitiativeYearFactory(_RollupFactory):
     class Meta:
         model = fin.SpendInitiativeYear
+
+
+class SpendStageMonthFactory(_RollupFactory):
+    class Meta:
+        model = fin.SpendStageMonth
 
 
 class BudgetUnitYearFactory(_OfInitiative):

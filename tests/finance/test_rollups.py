@@ -61,10 +61,25 @@ SELECT initiative_id, business_unit_id, year, amount, entries
 FROM finance_spendinitiativeyear ORDER BY 1, 2, 3"""
 
 
+# By each initiative's current unit, stage and closed status (not the posting's unit).
+STAGE_FROM_LEDGER = """
+SELECT i.business_unit_id, i.stage, i.status = 'closed', date_trunc('month', s.posted_on)::date,
+       COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on))
+                FILTER (WHERE s.kind = 'one_time'), 0),
+       COALESCE(SUM(s.amount * finance_rate_on(s.currency, s.posted_on))
+                FILTER (WHERE s.kind = 'operational'), 0), COUNT(*)
+FROM finance_spendentry s JOIN portfolio_initiative i ON i.id = s.initiative_id
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
+STAGE_FROM_ROLLUP = """
+SELECT business_unit_id, stage, closed, month, one_time, operational, entries
+FROM finance_spendstagemonth ORDER BY 1, 2, 3, 4"""
+
+
 def assert_rollups_match_ledger() -> None:
     assert _rows(UNIT_FROM_ROLLUP) == _rows(UNIT_FROM_LEDGER)
     assert _rows(INITIATIVE_FROM_ROLLUP) == _rows(INITIATIVE_FROM_LEDGER)
     assert _rows(YEAR_FROM_ROLLUP) == _rows(YEAR_FROM_LEDGER)
+    assert _rows(STAGE_FROM_ROLLUP) == _rows(STAGE_FROM_LEDGER)
 
 
 @pytest.fixture
@@ -326,6 +341,7 @@ ROLLUP_TABLES = {
     "finance_spendinitiativeyear",
     "finance_valueunitstep",
     "finance_budgetunityear",
+    "finance_spendstagemonth",
 }
 
 
@@ -368,3 +384,130 @@ def test_rollup_trigger_looks_each_rate_up_once_per_currency_and_day(initiative_
     with connection.cursor() as cursor:  # and the installed triggers run this statement
         cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'finance_spend_rollup_insert'")
         assert "days AS MATERIALIZED" in cursor.fetchone()[0]
+
+
+# --- Spend by stage (finance_spendstagemonth: the initiative's current key) ---------------
+
+
+def test_stage_decisions_move_an_initiatives_spend_to_its_new_stage(pmo, initiative_a, rates):
+    """A kill (through the service: stage and closed status change together) moves every
+    month of the initiative's spend to the killed, closed key."""
+    from finance.models import SpendStageMonth
+    from portfolio.services import stage_decide
+
+    _entry(initiative_a)
+    _entry(initiative_a, posted_on=dt.date(2025, 11, 3), kind="operational", currency="EUR")
+    assert set(SpendStageMonth.objects.values_list("stage", "closed")) == {
+        ("proof_of_concept", False)
+    }
+    stage_decide(acting_user=pmo, initiative=initiative_a, decision="kill", rationale="No value.")
+    assert_rollups_match_ledger()
+    assert set(SpendStageMonth.objects.values_list("stage", "closed")) == {("killed", True)}
+
+
+def test_stage_status_and_unit_edits_keep_spend_by_stage_exact(
+    initiative_a, initiative_b, unit_b, rates
+):
+    from portfolio.models import Initiative
+
+    _entry(initiative_a)
+    _entry(initiative_b, posted_on=dt.date(2026, 4, 2), kind="operational")
+    initiative_a.stage = "initial_production"
+    initiative_a.save()  # the form's and the admin's path
+    assert_rollups_match_ledger()
+    Initiative.objects.filter(pk__in=[initiative_a.pk, initiative_b.pk]).update(
+        stage="scaled_deployment"
+    )
+    assert_rollups_match_ledger()
+    Initiative.objects.filter(pk=initiative_b.pk).update(status="closed")
+    assert_rollups_match_ledger()
+    initiative_a.refresh_from_db()
+    initiative_a.business_unit = unit_b  # the initiative's unit is the key, not the posting's
+    initiative_a.save()
+    assert_rollups_match_ledger()
+    Initiative.objects.filter(pk=initiative_a.pk).update(name="Renamed")  # no key change
+    assert_rollups_match_ledger()
+    with connection.cursor() as cursor:  # raw SQL obeys too
+        cursor.execute(
+            "UPDATE portfolio_initiative SET stage = 'institutional' WHERE id = %s",
+            [initiative_b.pk],
+        )
+    assert_rollups_match_ledger()
+
+
+def test_deleting_an_initiative_takes_its_spend_out_of_the_stage_rollup(
+    initiative_a, initiative_b, rates
+):
+    from finance.models import SpendStageMonth
+
+    _entry(initiative_a)
+    _entry(initiative_b, kind="operational")
+    # The app's order: the postings (protected), then the initiative.
+    SpendEntry.objects.filter(initiative=initiative_a).delete()
+    initiative_a.delete()
+    assert_rollups_match_ledger()
+    # The other order (raw SQL; the foreign keys are checked at commit): the initiative
+    # first takes its months out, its postings' deletion then finds no initiative.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM portfolio_initiative WHERE id = %s", [initiative_b.pk])
+        cursor.execute("DELETE FROM finance_spendentry WHERE initiative_id = %s", [initiative_b.pk])
+    assert_rollups_match_ledger()
+    assert not SpendStageMonth.objects.exists()
+
+
+def test_stage_rollup_rebuild_restores_a_damaged_table(initiative_a, rates):
+    from finance import stage_rollup
+    from finance.models import SpendStageMonth
+
+    _entry(initiative_a)
+    SpendStageMonth.objects.update(operational=12345)
+    stage_rollup.rebuild()
+    assert_rollups_match_ledger()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stage_change_racing_a_posting_leaves_the_posting_under_the_new_stage(unit_a, rates):
+    """A posting's transaction and a stage change of the same initiative, each committing
+    while the other is open: the posting's months end under the new stage whichever
+    commits first (the rollup trigger locks the initiative for share before it reads
+    its key)."""
+    import threading
+
+    from django.db import close_old_connections, transaction
+
+    from tests.factories import InitiativeFactory
+
+    initiative = InitiativeFactory(business_unit=unit_a)
+    _entry(initiative)
+    posted = threading.Event()
+    errors: list[BaseException] = []
+
+    def post():
+        try:
+            with transaction.atomic():
+                _entry(initiative, posted_on=dt.date(2026, 6, 1))
+                posted.set()
+                # Hold the transaction open while the other tries to change the stage.
+                threading.Event().wait(0.5)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            posted.set()
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    posted.wait(5)
+    from portfolio.models import Initiative
+
+    # Blocks until the posting commits (its trigger holds the initiative for share), then
+    # moves every month, the new one included.
+    Initiative.objects.filter(pk=initiative.pk).update(stage="initial_production")
+    thread.join(10)
+    assert not errors
+    assert_rollups_match_ledger()
+    from finance.models import SpendStageMonth
+
+    assert set(SpendStageMonth.objects.values_list("stage", flat=True)) == {"initial_production"}
+    SpendEntry.objects.all().delete()
+    initiative.delete()

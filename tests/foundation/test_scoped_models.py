@@ -83,6 +83,9 @@ FACTORIES = {
     "finance.SpendInitiativeYear": lambda unit: f.SpendInitiativeYearFactory(
         initiative__business_unit=unit
     ),
+    "finance.SpendStageMonth": lambda unit: f.SpendStageMonthFactory(
+        initiative__business_unit=unit
+    ),
     "finance.BudgetUnitYear": lambda unit: f.BudgetUnitYearFactory(initiative__business_unit=unit),
     "finance.ValueSegment": lambda unit: f.ValueSegmentFactory(kpi__initiative__business_unit=unit),
     "finance.ValueUnitStep": lambda unit: f.ValueUnitStepFactory(

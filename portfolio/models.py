@@ -577,3 +577,47 @@ class FlowCohort(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_unit_id} {self.quarter}: {self.started} started"
+
+
+class InitiativeFacts(models.Model):
+    """What the scaling scorecard asks of each initiative's records, one narrow row per
+    initiative, so the scorecard reads it instead of probing six tables for every
+    initiative (``portfolio.scorecard``). Kept exact by database triggers: the portfolio
+    columns by ``portfolio.facts`` (objectives, KPIs, assignments; a row per initiative
+    from its creation), the governance columns by ``governance.facts`` (AI systems,
+    model versions, risk assessments). The checks that depend on today's date keep the
+    date they are judged by, so the row stays true as days pass: an operational KPI's
+    last measurement, the day a production model's revalidation falls due, the day a
+    current risk assessment's review falls due. Not audited (derived)."""
+
+    initiative = models.OneToOneField(
+        Initiative,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    aligned = models.BooleanField(default=False, help_text="Linked to a strategic objective")
+    measured = models.BooleanField(default=False, help_text="A business KPI with a baseline")
+    staffed = models.BooleanField(
+        default=False, help_text="Requirements owner, operator and accountable executive named"
+    )
+    monitored_on = models.DateField(
+        null=True, blank=True, help_text="Latest measurement of its operational KPIs"
+    )
+    deployed = models.BooleanField(default=False, help_text="A model version in production")
+    revalidation_due = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Latest day by which a production model version with a retraining "
+        "interval is revalidated in time (validated day + interval)",
+    )
+    review_due = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Latest review day of its current risk assessments (9999-12-31 when one "
+        "has no review date: never overdue)",
+    )
+
+    def __str__(self) -> str:
+        return f"Facts of {self.initiative_id}"

@@ -29,6 +29,13 @@ have something to judge).
 A control's dimension is its standard's; a control without a standard is a security and
 governance control.
 
+What each initiative's records say (objective linked, business KPI with a baseline, key
+roles named, the last operational measurement, a model in production, the day its
+revalidation falls due, the day its risk review falls due) is read from one narrow
+maintained row per initiative, ``portfolio.InitiativeFacts`` (kept by triggers:
+``portfolio.facts``, ``governance.facts``); the checks that depend on today compare its
+dates with today, so the rows never go stale as days pass.
+
 Four queries for any number of units: one (a recursive unit tree, aggregates per unit)
 reads the tables of portfolio, finance and governance by name (no import of either app);
 three count required and attested controls through governance's one rule of which
@@ -100,43 +107,23 @@ WITH RECURSIVE buckets(bucket_id, unit_id) AS (
     FROM portfolio_initiative i JOIN buckets b ON b.unit_id = i.business_unit_id
     WHERE i.stage = ANY(%(active)s) AND i.status <> 'closed'
 ), s AS (
-    SELECT bucket_id,
+    SELECT ini.bucket_id,
         COUNT(*) AS active,
-        COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM portfolio_initiative_objectives o
-                                       WHERE o.initiative_id = ini.id /*probe*/)) AS aligned,
-        COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM portfolio_kpi k
-                                       WHERE k.initiative_id = ini.id AND k.kind = 'business'
-                                         AND k.baseline_value IS NOT NULL /*probe*/))
-            AS measured,
-        COUNT(*) FILTER (WHERE (SELECT COUNT(DISTINCT a.role) FROM portfolio_assignment a
-                                WHERE a.initiative_id = ini.id
-                                  AND a.role = ANY(%(roles)s)) = %(nroles)s) AS staffed,
-        COUNT(*) FILTER (WHERE stage = ANY(%(production)s)) AS production,
-        COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
-            SELECT 1 FROM governance_aisystem sy
-            JOIN governance_modelversion mv ON mv.ai_system_id = sy.id
-            WHERE sy.initiative_id = ini.id AND mv.status = 'production' /*probe*/))
-            AS deployed,
-        COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
-            SELECT 1 FROM governance_aisystem sy
-            JOIN governance_modelversion mv ON mv.ai_system_id = sy.id
-            WHERE sy.initiative_id = ini.id AND mv.status = 'production'
-              AND mv.retrain_interval_days IS NOT NULL
-              AND mv.last_validated_at::date + mv.retrain_interval_days >= %(today)s
-            /*probe*/)) AS retrained,
-        COUNT(*) FILTER (WHERE stage = ANY(%(production)s) AND EXISTS (
-            SELECT 1 FROM portfolio_kpi k
-            WHERE k.initiative_id = ini.id AND k.kind = 'operational'
-              AND k.last_measured_on >= %(monitored_since)s /*probe*/)) AS monitored,
-        COUNT(*) FILTER (WHERE EXISTS (
-            SELECT 1 FROM governance_riskassessment ra WHERE ra.initiative_id = ini.id
-              AND ra.status IN ('current', 'reopened')
-              AND (ra.next_review_due IS NULL OR ra.next_review_due >= %(today)s)
-            /*probe*/)) AS assessed,
-        COALESCE(SUM(CASE integration_depth WHEN 'on_request' THEN 1 WHEN 'embedded' THEN 2
+        COUNT(*) FILTER (WHERE f.aligned) AS aligned,
+        COUNT(*) FILTER (WHERE f.measured) AS measured,
+        COUNT(*) FILTER (WHERE f.staffed) AS staffed,
+        COUNT(*) FILTER (WHERE ini.stage = ANY(%(production)s)) AS production,
+        COUNT(*) FILTER (WHERE ini.stage = ANY(%(production)s) AND f.deployed) AS deployed,
+        COUNT(*) FILTER (WHERE ini.stage = ANY(%(production)s)
+                           AND f.revalidation_due >= %(today)s) AS retrained,
+        COUNT(*) FILTER (WHERE ini.stage = ANY(%(production)s)
+                           AND f.monitored_on >= %(monitored_since)s) AS monitored,
+        COUNT(*) FILTER (WHERE f.review_due >= %(today)s) AS assessed,
+        COALESCE(SUM(CASE ini.integration_depth WHEN 'on_request' THEN 1 WHEN 'embedded' THEN 2
                       WHEN 'automated' THEN 3 ELSE 0 END)
-                 FILTER (WHERE stage = ANY(%(production)s)), 0) AS depth_points
-    FROM ini GROUP BY bucket_id
+                 FILTER (WHERE ini.stage = ANY(%(production)s)), 0) AS depth_points
+    FROM ini LEFT JOIN portfolio_initiativefacts f ON f.initiative_id = ini.id
+    GROUP BY ini.bucket_id
 ), crit AS (
     SELECT b.bucket_id,
         COUNT(*) FILTER (WHERE c.dimension = 'infrastructure') AS infra_total,
@@ -198,11 +185,11 @@ WHERE u.id = ANY(%(units)s)
 ORDER BY u.name
 """
 
-# Each ``/*probe*/`` ends an EXISTS (per initiative, per member). Left empty, PostgreSQL may
-# answer it by hashing the whole table once (governance_modelversion, portfolio_kpi, ...),
-# cheapest for the whole portfolio; as ``OFFSET 0`` it cannot, and probes the table's index
-# for each initiative in scope instead, cheapest when the scope is a unit or a lead's few
-# units (a whole-table hash there costs what the PMO's page costs). The figures are the same.
+# The ``/*probe*/`` ends the EXISTS asked per member (trained). Left empty, PostgreSQL
+# may answer it by hashing the whole completions table once, cheapest for the whole
+# portfolio; as ``OFFSET 0`` it cannot, and probes the table's index for each member in
+# scope instead, cheapest when the scope is a unit or a lead's few units. The figures are
+# the same.
 PROBE = "OFFSET 0"
 
 

@@ -134,6 +134,18 @@ class ScorecardSnapshotAdmin(ScopedAdmin):
         return False
 
 
+@admin.register(models.InitiativeFacts)
+class InitiativeFactsAdmin(ScopedAdmin):
+    """The scorecard's per-initiative facts, maintained by database triggers: read-only."""
+
+    list_display = ["initiative", "aligned", "measured", "staffed", "deployed", "monitored_on"]
+    list_filter = ["aligned", "measured", "staffed", "deployed"]
+    add_via_app = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
 @admin.register(models.KPIPeriodValue)
 class KPIPeriodValueAdmin(ScopedAdmin):
     """The value rollup, maintained by database triggers from the measurements: read-only."""

@@ -579,6 +579,10 @@ class FlowCohort(models.Model):
         return f"{self.business_unit_id} {self.quarter}: {self.started} started"
 
 
+class InitiativeFactsQuerySet(ScopedQuerySet):
+    scope_field = "initiative__business_unit_id"
+
+
 class InitiativeFacts(models.Model):
     """What the scaling scorecard asks of each initiative's records, one narrow row per
     initiative, so the scorecard reads it instead of probing six tables for every
@@ -618,6 +622,11 @@ class InitiativeFacts(models.Model):
         help_text="Latest review day of its current risk assessments (9999-12-31 when one "
         "has no review date: never overdue)",
     )
+
+    objects = InitiativeFactsQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "initiative facts"
 
     def __str__(self) -> str:
         return f"Facts of {self.initiative_id}"

@@ -171,6 +171,20 @@ class FlowCohortFactory(factory.django.DjangoModelFactory):
         )
 
 
+class InitiativeFactsFactory(factory.django.DjangoModelFactory):
+    """The facts row is written by the initiative's own trigger: create an initiative,
+    return its row."""
+
+    class Meta:
+        model = pf.InitiativeFacts
+
+    initiative = factory.SubFactory(InitiativeFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class.objects.get(initiative=kwargs["initiative"])
+
+
 class StageTransitionFactory(_OfInitiative):
     class Meta:
         model = pf.StageTransition

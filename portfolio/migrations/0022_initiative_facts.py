@@ -23,6 +23,9 @@ class Migration(migrations.Migration):
                 ('revalidation_due', models.DateField(blank=True, help_text='Latest day by which a production model version with a retraining interval is revalidated in time (validated day + interval)', null=True)),
                 ('review_due', models.DateField(blank=True, help_text="Latest review day of its current risk assessments (9999-12-31 when one has no review date: never overdue)", null=True)),
             ],
+            options={
+                'verbose_name_plural': 'initiative facts',
+            },
         ),
     ]
 

@@ -83,6 +83,9 @@ FACTORIES = {
     "finance.SpendInitiativeYear": lambda unit: f.SpendInitiativeYearFactory(
         initiative__business_unit=unit
     ),
+    "portfolio.InitiativeFacts": lambda unit: f.InitiativeFactsFactory(
+        initiative__business_unit=unit
+    ),
     "finance.SpendStageMonth": lambda unit: f.SpendStageMonthFactory(
         initiative__business_unit=unit
     ),

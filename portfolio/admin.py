@@ -185,3 +185,24 @@ class FlowCohortAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.FlowStay)
+class FlowStayAdmin(ScopedAdmin):
+    """The stays in each stage, maintained by database triggers from the initiatives and
+    their stage history: read-only."""
+
+    list_display = ["initiative", "stage", "entered", "left_at", "days", "business_unit"]
+    list_filter = ["stage"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,14 +9,17 @@
   kept, converted at the rate of the decision's day), reasons, lessons, salvaged assets and
   the initiatives that reused them; full-text search; totals by unit and year.
 
-Everything is computed by PostgreSQL (window functions, ``percentile_cont``, grouping
-sets), scoped by ``Initiative.objects.visible_to(user)``: one query per section, whatever
-the portfolio's size. Composed in portfolio (it reads finance's exchange rates lazily).
+Everything is computed by PostgreSQL, scoped by the units ``Initiative.objects.visible_to``
+keeps: one query per section. Cohorts, funnel and time in stage read the maintained flow
+rollups (``portfolio.flow_rollup``: counts per unit and start quarter, and every stay,
+indexed so that a percentile is read at its rank), so they do not grow with the
+portfolio's history. Composed in portfolio (it reads finance's exchange rates lazily).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -46,31 +49,6 @@ from portfolio.choices import ACTIVE_STAGES
 from portfolio.models import Initiative, StageTransition
 
 END_DECISIONS = [StageTransition.Decision.KILL, StageTransition.Decision.RETIRE]
-
-
-def _visible_ids_sql(user, unit_ids=None) -> tuple[str, tuple]:
-    qs = Initiative.objects.visible_to(user)
-    if unit_ids is not None:
-        qs = qs.filter(business_unit_id__in=unit_ids)
-    from django.core.exceptions import EmptyResultSet
-
-    try:
-        sql, params = qs.order_by().values("pk").query.sql_with_params()
-    except EmptyResultSet:
-        # No unit in scope (Django cannot write `IN ()`): a subquery that selects nothing.
-        return "SELECT NULL::bigint WHERE FALSE", ()
-    return sql, params
-
-
-def _in_scope(column: str, user, unit_ids=None) -> tuple[str, tuple]:
-    """A condition keeping the rows whose initiative id (``column``) is visible to
-    ``user`` (narrowed to ``unit_ids``): TRUE for a global role looking at everything,
-    so the whole portfolio is not listed and joined back against itself; otherwise the
-    visible ids' subquery."""
-    if unit_ids is None and Initiative.objects.visible_unit_ids(user) is None:
-        return "TRUE", ()
-    ids, params = _visible_ids_sql(user, unit_ids)
-    return f"{column} IN ({ids})", params
 
 
 def _fetch(sql: str, params) -> list[dict]:
@@ -160,7 +138,8 @@ def _unit_scope(user, unit_ids=None) -> tuple[str, tuple]:
         sql, params = units.values("pk").query.sql_with_params()
     except EmptyResultSet:
         return "FALSE", ()
-    return f"r.business_unit_id IN ({sql})", params
+    # An array (one InitPlan), not a join: the rollups are read by their own indexes.
+    return f"r.business_unit_id = ANY(ARRAY({sql}))", params
 
 
 @lru_cache(maxsize=4096)
@@ -200,63 +179,84 @@ def cohorts(user, *, unit_ids=None, today: dt.date | None = None) -> list[Cohort
 # --- Time in stage ---------------------------------------------------------------------------
 
 
+def _percentile(p: float, n: int, values: list) -> float | None:
+    """``percentile_cont(p)`` of ``n`` values, from the value at rank floor(p * (n - 1))
+    and the next (``values``, ascending): the same double arithmetic as PostgreSQL's
+    (orderedsetaggs.c), so the same figure as the aggregate over every value."""
+    if not n:
+        return None
+    pos = p * (n - 1)
+    first, second = math.floor(pos), math.ceil(pos)
+    if first == second:
+        return values[0]
+    return values[0] + ((pos - first) * (values[1] - values[0]))
+
+
+def stay_percentiles(user, *, unit_ids=None) -> dict[str, dict]:
+    """Per active stage: completed stays, their median and 90th percentile in days, and
+    the stays still open with their median age (unrounded). Stays come from the stage
+    history (each decision that changed the stage starts one; imports are not decisions)
+    and are kept in ``FlowStay`` (``portfolio.flow_rollup``'s definition). One query:
+    per stage, the counts, then only the stays at the percentiles' ranks (an index in
+    days, or in entry order for the open stays, whose age is now minus entry), not a
+    sort of every stay."""
+    scope, params = _unit_scope(user, unit_ids)
+    done = f"r.stage = c.stage AND r.left_at IS NOT NULL AND {scope}"
+    open_ = f"r.stage = c.stage AND r.left_at IS NULL AND {scope}"
+
+    def rank(p: str, count: str) -> str:
+        return f"GREATEST(floor({p}::float8 * ({count} - 1)), 0)::bigint"
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH c AS MATERIALIZED (
+                SELECT s.stage,
+                       (SELECT COUNT(*) FROM portfolio_flowstay r
+                        WHERE {done.replace("c.stage", "s.stage")}) AS completed,
+                       (SELECT COUNT(*) FROM portfolio_flowstay r
+                        WHERE {open_.replace("c.stage", "s.stage")}) AS ongoing
+                FROM unnest(%s::varchar[]) s(stage)
+            )
+            SELECT c.stage, c.completed, c.ongoing,
+                   ARRAY(SELECT r.days FROM portfolio_flowstay r WHERE {done}
+                         ORDER BY r.days OFFSET {rank("0.5", "c.completed")} LIMIT 2),
+                   ARRAY(SELECT r.days FROM portfolio_flowstay r WHERE {done}
+                         ORDER BY r.days OFFSET {rank("0.9", "c.completed")} LIMIT 2),
+                   ARRAY(SELECT (EXTRACT(EPOCH FROM (now() - r.entered)) / 86400.0)::float8
+                         FROM portfolio_flowstay r WHERE {open_}
+                         ORDER BY r.entered DESC OFFSET {rank("0.5", "c.ongoing")} LIMIT 2)
+            FROM c""",
+            [*params, *params, [s.value for s in ACTIVE_STAGES], *params, *params, *params],
+        )
+        rows = {r[0]: r for r in cursor.fetchall()}
+    out = {}
+    for s in ACTIVE_STAGES:
+        _, completed, ongoing, mid, p90, open_mid = rows[s.value]
+        out[s.value] = {
+            "completed": completed,
+            "median_days": _percentile(0.5, completed, mid),
+            "p90_days": _percentile(0.9, completed, p90),
+            "ongoing": ongoing,
+            "ongoing_median_days": _percentile(0.5, ongoing, open_mid),
+        }
+    return out
+
+
 def time_in_stage(user, *, unit_ids=None) -> list[dict]:
     """Per active stage: completed stays, their median and 90th percentile in days, and
-    the stays still open with their median age. Stays come from the stage history (LEAD
-    over each initiative's decisions that changed stage). One query."""
-    scope_t, params = _in_scope("t.initiative_id", user, unit_ids)
-    scope_i, _ = _in_scope("i.id", user, unit_ids)
-    rows = _fetch(
-        f"""
-        WITH t AS (
-            SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
-            FROM portfolio_stagetransition t
-            WHERE {scope_t} AND t.decision <> 'import'
-              AND t.from_stage <> t.to_stage
-        ), stays AS (
-            SELECT to_stage AS stage, decided_at AS entered,
-                   LEAD(decided_at) OVER (PARTITION BY initiative_id ORDER BY decided_at, id)
-                       AS left_at
-            FROM t
-            UNION ALL
-            SELECT first.from_stage, first.entered, first.left_at FROM (
-                SELECT DISTINCT ON (t.initiative_id) t.from_stage,
-                       COALESCE(i.started_on::timestamptz, i.created_at) AS entered,
-                       t.decided_at AS left_at
-                FROM t JOIN portfolio_initiative i ON i.id = t.initiative_id
-                ORDER BY t.initiative_id, t.decided_at, t.id
-            ) first
-        ), all_stays AS (
-            SELECT stage, entered, left_at FROM stays
-            UNION ALL
-            SELECT i.stage, i.stage_entered_at, NULL
-            FROM portfolio_initiative i
-            WHERE {scope_i} AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
-        ), days AS (
-            SELECT stage, left_at IS NOT NULL AS done,
-                   EXTRACT(EPOCH FROM (COALESCE(left_at, now()) - entered)) / 86400.0 AS d
-            FROM all_stays WHERE stage = ANY(%s)
-        )
-        SELECT stage,
-               COUNT(*) FILTER (WHERE done) AS completed,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS median_days,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS p90_days,
-               COUNT(*) FILTER (WHERE NOT done) AS ongoing,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE NOT done)
-                   AS ongoing_median_days
-        FROM days GROUP BY stage""",
-        [*params, *params, [s.value for s in ACTIVE_STAGES]],
-    )
-    by_stage = {r["stage"]: r for r in rows}
+    the stays still open with their median age (days to one decimal). One query
+    (``stay_percentiles``)."""
+    figures = stay_percentiles(user, unit_ids=unit_ids)
     return [
         {
             "stage": s.value,
             "label": s.label,
-            "completed": by_stage.get(s.value, {}).get("completed", 0),
-            "median_days": _round(by_stage.get(s.value, {}).get("median_days")),
-            "p90_days": _round(by_stage.get(s.value, {}).get("p90_days")),
-            "ongoing": by_stage.get(s.value, {}).get("ongoing", 0),
-            "ongoing_median_days": _round(by_stage.get(s.value, {}).get("ongoing_median_days")),
+            "completed": figures[s.value]["completed"],
+            "median_days": _round(figures[s.value]["median_days"]),
+            "p90_days": _round(figures[s.value]["p90_days"]),
+            "ongoing": figures[s.value]["ongoing"],
+            "ongoing_median_days": _round(figures[s.value]["ongoing_median_days"]),
         }
         for s in ACTIVE_STAGES
     ]

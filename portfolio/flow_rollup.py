@@ -1,4 +1,4 @@
-"""The maintained flow rollup (``FlowCohort``): its SQL.
+"""The maintained flow rollups (``FlowCohort``, ``FlowStay``): their SQL.
 
 One row per business unit and start quarter holding the counts the flow page's cohorts
 and funnel add up (``portfolio.analytics``): the initiatives that started that quarter
@@ -9,20 +9,27 @@ stage after the first. Every count is additive, so the page sums a few hundred r
 stage history. Whether a cohort is old enough to tell ("observable") depends on today
 and stays in Python.
 
-``DEFINITION`` is the one definition: the rows of the (unit, quarter) groups matching a
+``definition`` is the one definition: the rows of the (unit, quarter) groups matching a
 condition, computed from the raw initiatives and their stage history (an initiative's
 start is ``started_on``, else the day it entered its stage; reaching initial production is
 its first non-import decision into a production stage or, with none, the day it entered
 its current production stage; its top stage is the highest active stage of its current
 stage and its non-import decisions). The triggers, the rebuild and the tests all use it.
 
-PostgreSQL keeps it exact, not the app: statement-level ``AFTER`` triggers on
+``FlowStay`` holds every initiative's stays in an active stage (``stays_definition``:
+the stage history's stays, or the current stage since it was entered), so the time in
+stage reads a percentile as the one or two stays at its rank in an index (days for the
+completed stays, entry time for the open ones, whose age is now minus entry) instead of
+sorting every stay on each request.
+
+PostgreSQL keeps both exact, not the app: statement-level ``AFTER`` triggers on
 ``portfolio_initiative`` (a row inserted or deleted, or a change of its stage, stage
-date, start or unit) and ``portfolio_stagetransition`` (any row inserted, deleted, or
+date, start, unit or creation time) and ``portfolio_stagetransition`` (any row inserted, deleted, or
 changed in its initiative, stages, decision or date) find the (unit, quarter) groups the
-statement touched (old and new) and recompute exactly those from the raw rows. Every
-path (the stage decision service, forms, the API, the admin, the inventory import,
-``queryset.update``, a move between units, deletes) keeps it without knowing it exists.
+statement touched (old and new) and recompute exactly those from the raw rows, and the
+stays of the initiatives it touched. Every path (the stage decision service, forms, the
+API, the admin, the inventory import, ``queryset.update``, a move between units,
+deletes) keeps them without knowing they exist.
 
 Concurrency: the recomputation of a group reads every initiative of the group, so two
 transactions touching one group take turns on a transaction-level advisory lock per group
@@ -30,7 +37,8 @@ transactions touching one group take turns on a transaction-level advisory lock 
 (in READ COMMITTED each statement of the trigger function sees the rows committed
 before it started) and sees its rows. A stage-history change first locks its
 initiatives' rows (``FOR NO KEY UPDATE``, in id order), so a concurrent move of the
-initiative to another unit cannot change the group under it.
+initiative to another unit cannot change the group under it. An initiative's stays are
+recomputed while its row is locked (by the statement that changed it, or by that lock).
 """
 
 from __future__ import annotations
@@ -112,20 +120,71 @@ def definition(where: str) -> str:
     GROUP BY f.business_unit_id, f.q"""
 
 
-def _refresh(touched: str, *, lock_initiatives: str | None = None) -> str:
-    """SQL recomputing the groups (business_unit_id, quarter) that ``touched`` selects;
-    ``lock_initiatives``: a query of initiative ids whose rows are locked first (so that
-    ``touched``, read after, cannot change before the transaction ends)."""
+#: The stays' columns (``FlowStay``).
+STAY_COLUMNS = ["initiative_id", "business_unit_id", "stage", "entered", "left_at", "days"]
+
+
+def stays_definition(ids: str) -> str:
+    """The stays (``STAY_COLUMNS``) in an active stage of the initiatives whose ids ``ids``
+    (a query) selects: the one definition of the flow page's time in stage. From the stage
+    history (decisions that changed the stage, imports left out): each decision starts a
+    stay in its new stage that the next decision ends, and the first decision ends the
+    stay in the stage it left, which began at the start (``started_on``, midnight UTC, else
+    when the initiative was created); an initiative without such decisions is in its
+    current stage since it entered it. ``days``: a completed stay's length in days, as the
+    page computes it (numeric, then double precision)."""
+    return f"""
+    WITH t AS (
+        SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
+        FROM portfolio_stagetransition t
+        WHERE t.initiative_id IN ({ids}) AND t.decision <> 'import'
+          AND t.from_stage <> t.to_stage
+    ), stays AS (
+        SELECT initiative_id, to_stage AS stage, decided_at AS entered,
+               LEAD(decided_at) OVER (PARTITION BY initiative_id ORDER BY decided_at, id)
+                   AS left_at
+        FROM t
+        UNION ALL
+        SELECT first.initiative_id, first.from_stage, first.entered, first.left_at FROM (
+            SELECT DISTINCT ON (t.initiative_id) t.initiative_id, t.from_stage,
+                   COALESCE(i.started_on::timestamp AT TIME ZONE 'UTC', i.created_at) AS entered,
+                   t.decided_at AS left_at
+            FROM t JOIN portfolio_initiative i ON i.id = t.initiative_id
+            ORDER BY t.initiative_id, t.decided_at, t.id
+        ) first
+        UNION ALL
+        SELECT i.id, i.stage, i.stage_entered_at, NULL
+        FROM portfolio_initiative i
+        WHERE i.id IN ({ids}) AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
+    )
+    SELECT s.initiative_id, i.business_unit_id, s.stage, s.entered, s.left_at,
+           (EXTRACT(EPOCH FROM (s.left_at - s.entered)) / 86400.0)::float8
+    FROM stays s JOIN portfolio_initiative i ON i.id = s.initiative_id
+    WHERE s.stage IN {_in([s.value for s in ACTIVE_STAGES])}"""
+
+
+def _refresh_stays(ids: str) -> str:
+    return f"""
+    DELETE FROM portfolio_flowstay WHERE initiative_id IN ({ids});
+    INSERT INTO portfolio_flowstay ({", ".join(STAY_COLUMNS)}) {stays_definition(ids)};"""
+
+
+def _refresh(touched: str, ids: str, *, lock: bool = False) -> str:
+    """SQL recomputing the stays of the initiatives ``ids`` (a query) selects and the
+    groups (business_unit_id, quarter) that ``touched`` selects; ``lock``: lock the
+    initiatives' rows first (so that ``touched``, read after, cannot change before the
+    transaction ends)."""
     groups = f"SELECT DISTINCT business_unit_id, quarter FROM ({touched}) g"
-    lock = (
-        f"""PERFORM 1 FROM portfolio_initiative WHERE id IN ({lock_initiatives})
+    locks = (
+        f"""PERFORM 1 FROM portfolio_initiative WHERE id IN ({ids})
         ORDER BY id FOR NO KEY UPDATE;"""
-        if lock_initiatives
+        if lock
         else ""
     )
     return f"""
-    {lock}
+    {locks}
     IF NOT EXISTS ({touched}) THEN RETURN NULL; END IF;
+    {_refresh_stays(ids)}
     PERFORM pg_advisory_xact_lock({LOCK_CLASS}, g.k) FROM (
         SELECT DISTINCT hashtext(business_unit_id::text || ':'
                                  || (quarter - date '2000-01-01')::text) AS k
@@ -143,7 +202,7 @@ def _refresh(touched: str, *, lock_initiatives: str | None = None) -> str:
 
 
 #: The initiative columns the rollup reads.
-WATCHED = "{r}.stage, {r}.stage_entered_at, {r}.started_on, {r}.business_unit_id"
+WATCHED = "{r}.stage, {r}.stage_entered_at, {r}.started_on, {r}.business_unit_id, {r}.created_at"
 #: The stage history columns it reads.
 WATCHED_HISTORY = "{r}.initiative_id, {r}.from_stage, {r}.to_stage, {r}.decision, {r}.decided_at"
 
@@ -166,6 +225,12 @@ _INITIATIVE_TOUCHED = {
         f"SELECT o.business_unit_id, {quarter('o')} AS quarter {_changed(WATCHED)}"
         f" UNION SELECT n.business_unit_id, {quarter('n')} {_changed(WATCHED)}"
     ),
+}
+
+_INITIATIVE_IDS = {
+    "INSERT": "SELECT id FROM new_rows",
+    "DELETE": "SELECT id FROM old_rows",
+    "UPDATE": f"SELECT n.id {_changed(WATCHED)}",
 }
 
 _HISTORY_IDS = {
@@ -201,14 +266,14 @@ LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
        AND current_setting('portfolio.activity_writer', true) IS NOT DISTINCT FROM 'on' THEN
         RETURN NULL;
     END IF;
-{_by_op(lambda op: _refresh(_INITIATIVE_TOUCHED[op]))}
+{_by_op(lambda op: _refresh(_INITIATIVE_TOUCHED[op], _INITIATIVE_IDS[op]))}
     END IF;
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION portfolio_flow_history_changed() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
-{_by_op(lambda op: _refresh(_history_touched(_HISTORY_IDS[op]), lock_initiatives=_HISTORY_IDS[op]))}
+{_by_op(lambda op: _refresh(_history_touched(_HISTORY_IDS[op]), _HISTORY_IDS[op], lock=True))}
     END IF;
     RETURN NULL;
 END $$;
@@ -218,6 +283,9 @@ LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     LOCK TABLE portfolio_initiative, portfolio_stagetransition IN SHARE MODE;
     DELETE FROM portfolio_flowcohort;
     INSERT INTO portfolio_flowcohort ({", ".join(COLUMNS)}) {definition("TRUE")};
+    DELETE FROM portfolio_flowstay;
+    INSERT INTO portfolio_flowstay ({", ".join(STAY_COLUMNS)})
+        {stays_definition("SELECT id FROM portfolio_initiative")};
 END $$;
 {statement_triggers("flow_rollup", "portfolio_initiative", "portfolio_flow_initiatives_changed")}
 {

@@ -630,3 +630,47 @@ class InitiativeFacts(models.Model):
 
     def __str__(self) -> str:
         return f"Facts of {self.initiative_id}"
+
+
+class FlowStay(models.Model):
+    """The maintained stays in each active stage, from which the flow page's time in stage
+    is read: per initiative, each stay (its stage, when it began and ended, and a completed
+    stay's length in days), in the initiative's unit. Kept exact by the same triggers as
+    ``FlowCohort`` (``portfolio.flow_rollup``, which holds the definition); indexed so
+    that a percentile is one row found by its rank instead of a sort of every stay."""
+
+    initiative = models.ForeignKey(
+        Initiative, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    stage = models.CharField(max_length=24, choices=Stage.choices)
+    entered = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True, help_text="None: the stay goes on")
+    days = models.FloatField(null=True, blank=True, help_text="A completed stay's length in days")
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["stage", "days"],
+                include=["business_unit"],
+                condition=Q(left_at__isnull=False),
+                name="flow_stay_done",
+            ),
+            models.Index(
+                fields=["stage", "entered"],
+                include=["business_unit"],
+                condition=Q(left_at__isnull=True),
+                name="flow_stay_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative_id} {self.stage} from {self.entered:%Y-%m-%d}"

@@ -185,6 +185,21 @@ class InitiativeFactsFactory(factory.django.DjangoModelFactory):
         return model_class.objects.get(initiative=kwargs["initiative"])
 
 
+class FlowStayFactory(factory.django.DjangoModelFactory):
+    """A stay is written by the initiatives' triggers: create an initiative of the unit,
+    return its stay."""
+
+    class Meta:
+        model = pf.FlowStay
+
+    business_unit = factory.SubFactory(BusinessUnitFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        initiative = InitiativeFactory(business_unit=kwargs["business_unit"])
+        return model_class.objects.get(initiative=initiative)
+
+
 class StageTransitionFactory(_OfInitiative):
     class Meta:
         model = pf.StageTransition

@@ -36,10 +36,10 @@ class Migration(migrations.Migration):
 
 
 def _install(apps, schema_editor):
-    from portfolio import flow_rollup
-
-    flow_rollup.install()
-    flow_rollup.rebuild()
+    # The triggers and the backfill are installed by 0022 (they keep FlowStay too, which
+    # this migration does not have yet); a database that ran the first version of this
+    # migration had them installed here, and 0022 reinstalls them.
+    pass
 
 
 def _uninstall(apps, schema_editor):

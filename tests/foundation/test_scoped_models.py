@@ -80,6 +80,7 @@ FACTORIES = {
     ),
     # Flow rollup rows: written by the initiatives' triggers.
     "portfolio.FlowCohort": lambda unit: f.FlowCohortFactory(business_unit=unit),
+    "portfolio.FlowStay": lambda unit: f.FlowStayFactory(business_unit=unit),
     "finance.SpendInitiativeYear": lambda unit: f.SpendInitiativeYearFactory(
         initiative__business_unit=unit
     ),

@@ -23,9 +23,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from portfolio import analytics, flow_rollup
-from portfolio.analytics import Cohort, _in_scope, _months_later
+from portfolio.analytics import Cohort, _months_later
 from portfolio.choices import ACTIVE_STAGES
-from portfolio.models import FlowCohort, Initiative, StageTransition
+from portfolio.models import FlowCohort, FlowStay, Initiative, StageTransition
 from portfolio.services import initiative_move, stage_decide
 from tests import factories as f
 
@@ -48,6 +48,83 @@ def _fetch(sql: str, params) -> list[dict]:
 
 
 # --- The oracle: the queries the page ran before the rollup, verbatim -------------------
+
+
+def _visible_ids_sql(user, unit_ids=None) -> tuple[str, tuple]:
+    qs = Initiative.objects.visible_to(user)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    from django.core.exceptions import EmptyResultSet
+
+    try:
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        # No unit in scope (Django cannot write `IN ()`): a subquery that selects nothing.
+        return "SELECT NULL::bigint WHERE FALSE", ()
+    return sql, params
+
+
+def _in_scope(column: str, user, unit_ids=None) -> tuple[str, tuple]:
+    if unit_ids is None and Initiative.objects.visible_unit_ids(user) is None:
+        return "TRUE", ()
+    ids, params = _visible_ids_sql(user, unit_ids)
+    return f"{column} IN ({ids})", params
+
+
+def old_time_in_stage(user, *, unit_ids=None) -> dict[str, dict]:
+    """The stays' figures per stage, unrounded (the page rounds them to one decimal)."""
+    scope_t, params = _in_scope("t.initiative_id", user, unit_ids)
+    scope_i, _ = _in_scope("i.id", user, unit_ids)
+    rows = _fetch(
+        f"""
+        WITH t AS (
+            SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
+            FROM portfolio_stagetransition t
+            WHERE {scope_t} AND t.decision <> 'import'
+              AND t.from_stage <> t.to_stage
+        ), stays AS (
+            SELECT to_stage AS stage, decided_at AS entered,
+                   LEAD(decided_at) OVER (PARTITION BY initiative_id ORDER BY decided_at, id)
+                       AS left_at
+            FROM t
+            UNION ALL
+            SELECT first.from_stage, first.entered, first.left_at FROM (
+                SELECT DISTINCT ON (t.initiative_id) t.from_stage,
+                       COALESCE(i.started_on::timestamptz, i.created_at) AS entered,
+                       t.decided_at AS left_at
+                FROM t JOIN portfolio_initiative i ON i.id = t.initiative_id
+                ORDER BY t.initiative_id, t.decided_at, t.id
+            ) first
+        ), all_stays AS (
+            SELECT stage, entered, left_at FROM stays
+            UNION ALL
+            SELECT i.stage, i.stage_entered_at, NULL
+            FROM portfolio_initiative i
+            WHERE {scope_i} AND NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
+        ), days AS (
+            SELECT stage, left_at IS NOT NULL AS done,
+                   EXTRACT(EPOCH FROM (COALESCE(left_at, now()) - entered)) / 86400.0 AS d
+            FROM all_stays WHERE stage = ANY(%s)
+        )
+        SELECT stage,
+               COUNT(*) FILTER (WHERE done) AS completed,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS median_days,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY d) FILTER (WHERE done) AS p90_days,
+               COUNT(*) FILTER (WHERE NOT done) AS ongoing,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FILTER (WHERE NOT done)
+                   AS ongoing_median_days
+        FROM days GROUP BY stage""",
+        [*params, *params, [s.value for s in ACTIVE_STAGES]],
+    )
+    by_stage = {r["stage"]: r for r in rows}
+    empty = {"completed": 0, "median_days": None, "p90_days": None, "ongoing": 0}
+    return {
+        s.value: {
+            k: by_stage.get(s.value, {}).get(k, empty.get(k))
+            for k in ("completed", "median_days", "p90_days", "ongoing", "ongoing_median_days")
+        }
+        for s in ACTIVE_STAGES
+    }
 
 
 def old_cohorts(user, *, unit_ids=None, today=None) -> list[Cohort]:
@@ -160,6 +237,38 @@ SELECT business_unit_id, q, COUNT(*),
        COUNT(*) FILTER (WHERE top >= 3)
 FROM ini GROUP BY business_unit_id, q ORDER BY 1, 2"""
 
+# Every stay, per initiative, as the old query built them (the session is UTC, as Django's).
+EXPECTED_STAYS = """
+WITH t AS (
+    SELECT t.id, t.initiative_id, t.from_stage, t.to_stage, t.decided_at
+    FROM portfolio_stagetransition t
+    WHERE t.decision <> 'import' AND t.from_stage <> t.to_stage
+), stays AS (
+    SELECT initiative_id, to_stage AS stage, decided_at AS entered,
+           LEAD(decided_at) OVER (PARTITION BY initiative_id ORDER BY decided_at, id) AS left_at
+    FROM t
+    UNION ALL
+    SELECT first.initiative_id, first.from_stage, first.entered, first.left_at FROM (
+        SELECT DISTINCT ON (t.initiative_id) t.initiative_id, t.from_stage,
+               COALESCE(i.started_on::timestamptz, i.created_at) AS entered,
+               t.decided_at AS left_at
+        FROM t JOIN portfolio_initiative i ON i.id = t.initiative_id
+        ORDER BY t.initiative_id, t.decided_at, t.id
+    ) first
+    UNION ALL
+    SELECT i.id, i.stage, i.stage_entered_at, NULL
+    FROM portfolio_initiative i
+    WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.initiative_id = i.id)
+)
+SELECT s.initiative_id, i.business_unit_id, s.stage, s.entered, s.left_at,
+       (EXTRACT(EPOCH FROM (s.left_at - s.entered)) / 86400.0)::float8
+FROM stays s JOIN portfolio_initiative i ON i.id = s.initiative_id
+WHERE s.stage = ANY(%s)
+ORDER BY 1, 4, 3, 5"""
+STORED_STAYS = """
+SELECT initiative_id, business_unit_id, stage, entered, left_at, days
+FROM portfolio_flowstay ORDER BY 1, 4, 3, 5"""
+
 STORED = f"""SELECT {", ".join(flow_rollup.COLUMNS)} FROM portfolio_flowcohort ORDER BY 1, 2"""
 
 
@@ -172,6 +281,7 @@ def _rows(sql: str, params=None) -> list[tuple]:
 def assert_rollup_matches_definition() -> list[tuple]:
     expected = _rows(EXPECTED, [PRODUCTION, PRODUCTION])
     assert _rows(STORED) == expected
+    assert _rows(STORED_STAYS) == _rows(EXPECTED_STAYS, [[s.value for s in ACTIVE_STAGES]])
     return expected
 
 
@@ -301,9 +411,13 @@ def flow_portfolio(unit_a, unit_a_child, unit_b, pmo):
 def test_built_by_the_migration_and_backfilled_like_the_triggers(flow_portfolio):
     expected = assert_rollup_matches_definition()
     assert len(expected) > 10
+    stays = _rows(STORED_STAYS)
+    assert any(r[4] is not None for r in stays) and any(r[4] is None for r in stays)
     FlowCohort.objects.all().delete()
+    FlowStay.objects.all().delete()
     flow_rollup.rebuild()
     assert _rows(STORED) == expected
+    assert _rows(STORED_STAYS) == stays
 
 
 def test_figures_are_the_old_queries_on_a_portfolio_with_history(
@@ -316,11 +430,17 @@ def test_figures_are_the_old_queries_on_a_portfolio_with_history(
             assert cohorts == old_cohorts(user, unit_ids=unit_ids), (user, unit_ids)
             funnel = [s["reached"] for s in analytics.funnel(user, unit_ids=unit_ids)]
             assert funnel == old_funnel_counts(user, unit_ids=unit_ids), (user, unit_ids)
+            # Unrounded, to the last bit of the double (same transaction: same now()).
+            stays = analytics.stay_percentiles(user, unit_ids=unit_ids)
+            assert stays == old_time_in_stage(user, unit_ids=unit_ids), (user, unit_ids)
     # Observability is today's: an older "today" hides the young cohorts' shares.
     day = timezone.localdate() - dt.timedelta(days=400)
     assert analytics.cohorts(pmo, today=day) == old_cohorts(pmo, today=day)
     overall = [c for c in analytics.cohorts(pmo) if c.unit_id is None]
     assert sum(c.started for c in overall) == 40
+    figures = analytics.stay_percentiles(pmo)
+    assert all(figures[s]["completed"] >= 3 for s in (PC, IP, SD))
+    assert all(figures[s]["ongoing"] for s in (PC, IP, SD, INST))
     assert any(c.reached_6 for c in overall) and any(c.killed for c in overall)
 
 
@@ -332,6 +452,9 @@ def test_the_unit_filter_uses_the_descendants_subquery(flow_portfolio, pmo, lead
         assert analytics.cohorts(user, unit_ids=ids) == old_cohorts(user, unit_ids=ids)
         assert [s["reached"] for s in analytics.funnel(user, unit_ids=ids)] == (
             old_funnel_counts(user, unit_ids=ids)
+        )
+        assert analytics.stay_percentiles(user, unit_ids=ids) == old_time_in_stage(
+            user, unit_ids=ids
         )
 
 
@@ -358,8 +481,12 @@ def test_page_html_and_csv_are_those_of_the_old_queries(
     def old_funnel(user, *, unit_ids=None):
         return _funnel_rows(old_funnel_counts(user, unit_ids=unit_ids))
 
+    def old_stays(user, *, unit_ids=None):
+        return old_time_in_stage(user, unit_ids=unit_ids)
+
     monkeypatch.setattr(analytics, "cohorts", old_cohorts)
     monkeypatch.setattr(analytics, "funnel", old_funnel)
+    monkeypatch.setattr(analytics, "stay_percentiles", old_stays)
     old = {user.pk: pages(user) for user in (pmo, lead_a)}
     assert new == old
     assert "By unit" in new[pmo.pk][0]
@@ -400,8 +527,10 @@ def test_page_queries_do_not_grow_with_the_portfolio(client, pmo, lead_a, unit_a
     with CaptureQueriesContext(connection) as ctx:
         analytics.cohorts(pmo)
         analytics.funnel(pmo)
-    assert len(ctx.captured_queries) == 2
-    assert all("portfolio_flowcohort" in q["sql"] for q in ctx.captured_queries)
+        analytics.time_in_stage(pmo)
+    assert len(ctx.captured_queries) == 3
+    assert all("portfolio_flow" in q["sql"] for q in ctx.captured_queries)
+    assert not any("portfolio_initiative" in q["sql"] for q in ctx.captured_queries)
 
 
 def test_page_query_count(client, django_assert_num_queries, flow_portfolio, pmo, lead_a):
@@ -622,3 +751,22 @@ def test_inventory_import_creates_and_redates(db, pmo):
     summariser = Initiative.objects.get(name="Summariser")
     stage_decide(acting_user=pmo, initiative=summariser, decision="kill", rationale="No value.")
     assert_rollup_matches_definition()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 11, 100, 101, 1001])
+def test_percentiles_from_two_ranked_values_are_postgresqls_to_the_bit(n):
+    import math
+    import random
+
+    from portfolio.analytics import _percentile
+
+    rng = random.Random(n)
+    values = sorted(rng.uniform(0, 2000) for _ in range(n))
+    for p in (0.5, 0.9):
+        [[expected]] = _rows(
+            "SELECT percentile_cont(%s::float8) WITHIN GROUP (ORDER BY v) FROM unnest(%s::float8[]) v",
+            [p, values],
+        )
+        rank = math.floor(p * (n - 1))
+        assert _percentile(p, n, values[rank : rank + 2]) == expected
+    assert _percentile(0.5, 0, []) is None

@@ -29,6 +29,7 @@ from django.db import connection
 
 from portfolio.sql_triggers import (
     OPS,
+    changed_rows,
     drop_statement_triggers,
     statement_trigger,
     statement_triggers,
@@ -87,9 +88,8 @@ def _apply(delta: str) -> str:
     DELETE FROM finance_spendinitiativemonth WHERE entries = 0;"""
 
 
-_CHANGED = " OR ".join(
-    f"o.{c} IS DISTINCT FROM n.{c}" for c in [c.strip() for c in LEDGER_COLUMNS.split(",")]
-)
+#: An updated posting counts only if one of the columns the rollups read changed.
+_WATCHED = "r.id, " + ", ".join(f"r.{c.strip()}" for c in LEDGER_COLUMNS.split(","))
 
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION finance_reporting_currency() RETURNS varchar
@@ -119,10 +119,8 @@ CREATE OR REPLACE FUNCTION finance_spend_rollup_update() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     {
     _apply(
-        f"SELECT -1 AS sign, o.* FROM (SELECT o.id, {', '.join('o.' + c.strip() for c in LEDGER_COLUMNS.split(','))}"
-        f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_CHANGED}) o"
-        f" UNION ALL SELECT 1, n.* FROM (SELECT n.id, {', '.join('n.' + c.strip() for c in LEDGER_COLUMNS.split(','))}"
-        f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {_CHANGED}) n"
+        f"SELECT -1 AS sign, {LEDGER_COLUMNS} FROM {changed_rows(_WATCHED, 'old')} o"
+        f" UNION ALL SELECT 1, {LEDGER_COLUMNS} FROM {changed_rows(_WATCHED, 'new')} n"
     )
 }
     RETURN NULL;

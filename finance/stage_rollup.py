@@ -27,15 +27,15 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import changed_rows, drop_statement_triggers, statement_triggers
 
 COLUMNS = "initiative_id, month, one_time, operational, entries"
 KEY = "business_unit_id, stage, closed, month"
 
 
-def _upsert(rows: str) -> str:
-    """SQL adding ``rows`` (a SELECT of ``sign``, the key columns and the amounts) to the
-    rollup, then dropping emptied rows."""
+def _add(rows: str) -> str:
+    """One statement adding ``rows`` (a SELECT of ``sign``, the key columns and the
+    amounts) to the rollup."""
     return f"""
     INSERT INTO finance_spendstagemonth AS t
         ({KEY}, one_time, operational, entries)
@@ -44,8 +44,12 @@ def _upsert(rows: str) -> str:
     ON CONFLICT (business_unit_id, stage, closed, month) DO UPDATE SET
         one_time = t.one_time + EXCLUDED.one_time,
         operational = t.operational + EXCLUDED.operational,
-        entries = t.entries + EXCLUDED.entries;
-    DELETE FROM finance_spendstagemonth WHERE entries = 0;"""
+        entries = t.entries + EXCLUDED.entries"""
+
+
+def _upsert(rows: str) -> str:
+    """SQL adding ``rows`` to the rollup, then dropping emptied rows."""
+    return f"{_add(rows)};\n    DELETE FROM finance_spendstagemonth WHERE entries = 0;"
 
 
 def _from_months(delta: str) -> str:
@@ -75,13 +79,23 @@ def _months_of(initiatives: str, sign: int) -> str:
     )
 
 
-_MOVED = """
-    SELECT o.id, o.business_unit_id AS old_unit, o.stage AS old_stage,
-           o.status = 'closed' AS old_closed, n.business_unit_id AS new_unit,
-           n.stage AS new_stage, n.status = 'closed' AS new_closed
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE (o.business_unit_id, o.stage, o.status = 'closed')
-          IS DISTINCT FROM (n.business_unit_id, n.stage, n.status = 'closed')"""
+def _quote(sql: str) -> str:
+    """``sql`` as a SQL string literal (for EXECUTE)."""
+    return "'" + sql.replace("'", "''") + "'"
+
+
+KEY_OF = "r.id, r.business_unit_id, r.stage, r.status = 'closed' AS closed"
+
+# The initiatives whose key changed (``changed_rows``: no join of the transition tables).
+_MOVED_IDS = f"SELECT id FROM {changed_rows(KEY_OF, 'old')} x"
+
+# Run with EXECUTE (the moved ids as $1), so it is planned for each statement: an index
+# probe of the monthly rollup for one initiative, a hash join for thousands.
+_MOVE = _add(
+    _months_of(f"SELECT {KEY_OF} FROM old_rows r WHERE r.id = ANY($1)", -1)
+    + " UNION ALL "
+    + _months_of(f"SELECT {KEY_OF} FROM new_rows r WHERE r.id = ANY($1)", 1)
+)
 
 
 INSTALL_SQL = f"""
@@ -102,32 +116,17 @@ LANGUAGE plpgsql AS $$ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION finance_spend_stage_initiatives() RETURNS trigger
-LANGUAGE plpgsql AS $$ BEGIN
+LANGUAGE plpgsql AS $$
+DECLARE
+    moved bigint[];
+BEGIN
     IF TG_OP = 'DELETE' THEN
-        {
-    _upsert(
-        _months_of(
-            "SELECT id, business_unit_id, stage, status = 'closed' AS closed FROM old_rows", -1
-        )
-    )
-}
+        {_upsert(_months_of(f"SELECT {KEY_OF} FROM old_rows r", -1))}
     ELSIF TG_OP = 'UPDATE' THEN
-        IF EXISTS ({_MOVED}) THEN
-            {
-    _upsert(
-        _months_of(
-            "SELECT id, old_unit AS business_unit_id, old_stage AS stage, old_closed AS closed "
-            f"FROM ({_MOVED}) mv",
-            -1,
-        )
-        + " UNION ALL "
-        + _months_of(
-            "SELECT id, new_unit AS business_unit_id, new_stage AS stage, new_closed AS closed "
-            f"FROM ({_MOVED}) mv",
-            1,
-        )
-    )
-}
+        moved := ARRAY({_MOVED_IDS});
+        IF cardinality(moved) > 0 THEN
+            EXECUTE {_quote(_MOVE)} USING moved;
+            DELETE FROM finance_spendstagemonth WHERE entries = 0;
         END IF;
     END IF;
     RETURN NULL;
@@ -138,15 +137,7 @@ LANGUAGE plpgsql AS $$ BEGIN
     LOCK TABLE finance_spendinitiativemonth IN SHARE MODE;
     LOCK TABLE portfolio_initiative IN SHARE MODE;
     DELETE FROM finance_spendstagemonth;
-    {
-    _upsert(
-        _months_of(
-            "SELECT id, business_unit_id, stage, status = 'closed' AS closed "
-            "FROM portfolio_initiative",
-            1,
-        )
-    )
-}
+    {_upsert(_months_of(f"SELECT {KEY_OF} FROM portfolio_initiative r", 1))}
 END $$;
 
 {statement_triggers("spend_stage", "finance_spendinitiativemonth", "finance_spend_stage_months")}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import changed_rows, drop_statement_triggers, statement_triggers
 
 #: The KPIs worth money (the same rule as ``portfolio.value_rollup.ELIGIBLE``).
 ELIGIBLE = "k.kind = 'business' AND k.value_per_unit IS NOT NULL AND k.baseline_value IS NOT NULL"
@@ -111,6 +111,16 @@ def _apply(rows: str, sign: int) -> str:
     DELETE FROM finance_valueunitmissing WHERE segments = 0;"""
 
 
+#: The period columns a segment is made of (an update changing none of them is skipped).
+PERIOD_WATCHED = (
+    "r.id, r.kpi_id, r.initiative_id, r.business_unit_id, r.period, r.measured_on, r.value"
+)
+#: The KPI columns its segments' money depends on.
+KPI_WATCHED = (
+    "r.id, r.baseline_value, r.direction, r.value_per_unit, r.value_currency, r.kind,"
+    " r.cadence, r.initiative_id, r.business_unit_id"
+)
+
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION finance_value_refresh(kpis bigint[]) RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
@@ -145,13 +155,8 @@ LANGUAGE plpgsql AS $$ BEGIN
         PERFORM finance_value_refresh(ARRAY(SELECT DISTINCT kpi_id FROM old_rows));
     ELSE
         PERFORM finance_value_refresh(ARRAY(
-            SELECT o.kpi_id FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE (o.kpi_id, o.initiative_id, o.business_unit_id, o.period, o.measured_on,
-                   o.value) IS DISTINCT FROM
-                  (n.kpi_id, n.initiative_id, n.business_unit_id, n.period, n.measured_on,
-                   n.value)
-            UNION SELECT n.kpi_id FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE o.kpi_id IS DISTINCT FROM n.kpi_id));
+            SELECT kpi_id FROM {changed_rows(PERIOD_WATCHED, "old")} o
+            UNION SELECT kpi_id FROM {changed_rows(PERIOD_WATCHED, "new")} n));
     END IF;
     RETURN NULL;
 END $$;
@@ -159,11 +164,7 @@ END $$;
 CREATE OR REPLACE FUNCTION finance_value_kpi_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN
     PERFORM finance_value_refresh(ARRAY(
-        SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE (o.baseline_value, o.direction, o.value_per_unit, o.value_currency, o.kind,
-               o.cadence, o.initiative_id, o.business_unit_id) IS DISTINCT FROM
-              (n.baseline_value, n.direction, n.value_per_unit, n.value_currency, n.kind,
-               n.cadence, n.initiative_id, n.business_unit_id)
+        SELECT id FROM {changed_rows(KPI_WATCHED, "new")} n
         ORDER BY 1));
     RETURN NULL;
 END $$;

@@ -25,7 +25,12 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portfolio.sql_triggers import drop_statement_triggers, statement_trigger, statement_triggers
+from portfolio.sql_triggers import (
+    changed_rows,
+    drop_statement_triggers,
+    statement_trigger,
+    statement_triggers,
+)
 
 KEY_ROLES = ("requirements_owner", "operator", "accountable_executive")
 
@@ -64,11 +69,11 @@ END $$;
 
 
 def changed_ids(column: str, watched: tuple[str, ...]) -> str:
-    """A plpgsql body calling ``portfolio_facts_refresh`` (or the function named in
-    the caller's replace) with the ``column`` values (initiative ids) of the statement's
-    rows: the new rows of an insert, the old of a delete, both versions of the updated
-    rows in which one of ``watched`` changed."""
-    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in watched)
+    """A plpgsql body calling ``%(refresh)s`` (replaced by the caller) with the
+    ``column`` values (initiative ids) of the statement's rows: the new rows of an insert,
+    the old of a delete, both versions of the updated rows in which one of ``watched``
+    changed (``changed_rows``: no join of the two transition tables)."""
+    cols = ", ".join(f"r.{c}" for c in dict.fromkeys(["id", column, *watched]))
     return f"""
     IF TG_OP = 'INSERT' THEN
         PERFORM %(refresh)s(ARRAY(SELECT DISTINCT {column} FROM new_rows
@@ -78,10 +83,9 @@ def changed_ids(column: str, watched: tuple[str, ...]) -> str:
                                   WHERE {column} IS NOT NULL));
     ELSE
         PERFORM %(refresh)s(ARRAY(
-            SELECT x FROM (SELECT o.{column}, n.{column} FROM old_rows o
-                           JOIN new_rows n ON n.id = o.id WHERE {changed}) c(a, b),
-                          LATERAL (VALUES (a), (b)) v(x)
-            WHERE x IS NOT NULL GROUP BY x));
+            SELECT {column} FROM {changed_rows(cols, "old")} o WHERE {column} IS NOT NULL
+            UNION
+            SELECT {column} FROM {changed_rows(cols, "new")} n WHERE {column} IS NOT NULL));
     END IF;
     RETURN NULL;"""
 

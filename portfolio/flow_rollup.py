@@ -46,7 +46,7 @@ from __future__ import annotations
 from django.db import connection
 
 from portfolio.choices import ACTIVE_STAGES
-from portfolio.sql_triggers import drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import changed_rows, drop_statement_triggers, statement_triggers
 
 #: ``pg_advisory_xact_lock(LOCK_CLASS, hashtext(unit:quarter))``: the writers of a group.
 LOCK_CLASS = 72_031
@@ -207,11 +207,9 @@ WATCHED = "{r}.stage, {r}.stage_entered_at, {r}.started_on, {r}.business_unit_id
 WATCHED_HISTORY = "{r}.initiative_id, {r}.from_stage, {r}.to_stage, {r}.decision, {r}.decided_at"
 
 
-def _changed(watched: str) -> str:
-    return (
-        "FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        f" WHERE ({watched.format(r='o')}) IS DISTINCT FROM ({watched.format(r='n')})"
-    )
+def _changed(watched: str, side: str) -> str:
+    """``FROM`` the changed rows' ``side`` versions, aliased ``o`` or ``n``."""
+    return f"FROM {changed_rows('r.id, ' + watched.format(r='r'), side)} {side[0]}"
 
 
 def _groups_of(rows: str) -> str:
@@ -222,23 +220,23 @@ _INITIATIVE_TOUCHED = {
     "INSERT": _groups_of("new_rows"),
     "DELETE": _groups_of("old_rows"),
     "UPDATE": (
-        f"SELECT o.business_unit_id, {quarter('o')} AS quarter {_changed(WATCHED)}"
-        f" UNION SELECT n.business_unit_id, {quarter('n')} {_changed(WATCHED)}"
+        f"SELECT o.business_unit_id, {quarter('o')} AS quarter {_changed(WATCHED, 'old')}"
+        f" UNION SELECT n.business_unit_id, {quarter('n')} {_changed(WATCHED, 'new')}"
     ),
 }
 
 _INITIATIVE_IDS = {
     "INSERT": "SELECT id FROM new_rows",
     "DELETE": "SELECT id FROM old_rows",
-    "UPDATE": f"SELECT n.id {_changed(WATCHED)}",
+    "UPDATE": f"SELECT n.id {_changed(WATCHED, 'new')}",
 }
 
 _HISTORY_IDS = {
     "INSERT": "SELECT initiative_id FROM new_rows",
     "DELETE": "SELECT initiative_id FROM old_rows",
     "UPDATE": (
-        f"SELECT o.initiative_id {_changed(WATCHED_HISTORY)}"
-        f" UNION SELECT n.initiative_id {_changed(WATCHED_HISTORY)}"
+        f"SELECT o.initiative_id {_changed(WATCHED_HISTORY, 'old')}"
+        f" UNION SELECT n.initiative_id {_changed(WATCHED_HISTORY, 'new')}"
     ),
 }
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portfolio.sql_triggers import OPS, drop_statement_triggers, statement_trigger
+from portfolio.sql_triggers import OPS, changed_rows, drop_statement_triggers, statement_trigger
 
 #: The first day of the cadence period holding ``day`` (weeks start on Monday).
 PERIOD_SQL = """
@@ -97,6 +97,14 @@ def _rebuild_kpis(where: str) -> str:
     ORDER BY m.kpi_id, portfolio_kpi_period(k.cadence, m.measured_on), m.measured_on DESC;"""
 
 
+#: The measurement columns the rollup reads (an update changing none of them is skipped).
+MEASUREMENT_WATCHED = "r.id, r.kpi_id, r.measured_on, r.value, r.business_unit_id"
+#: The KPI columns that decide its periods (cadence, owner, whether it is worth money).
+KPI_WATCHED = (
+    "r.id, r.cadence, r.initiative_id, r.business_unit_id, r.kind,"
+    " r.value_per_unit IS NULL AS no_value, r.baseline_value IS NULL AS no_baseline"
+)
+
 INSTALL_SQL = f"""
 {PERIOD_SQL}
 
@@ -133,12 +141,8 @@ CREATE OR REPLACE FUNCTION portfolio_value_rollup_update() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
     {
     _refresh(
-        "SELECT o.kpi_id, o.measured_on FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        " WHERE (o.kpi_id, o.measured_on, o.value, o.business_unit_id)"
-        " IS DISTINCT FROM (n.kpi_id, n.measured_on, n.value, n.business_unit_id)"
-        " UNION SELECT n.kpi_id, n.measured_on FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        " WHERE (o.kpi_id, o.measured_on, o.value, o.business_unit_id)"
-        " IS DISTINCT FROM (n.kpi_id, n.measured_on, n.value, n.business_unit_id)"
+        f"SELECT kpi_id, measured_on FROM {changed_rows(MEASUREMENT_WATCHED, 'old')} o"
+        f" UNION SELECT kpi_id, measured_on FROM {changed_rows(MEASUREMENT_WATCHED, 'new')} n"
     )
 }
     RETURN NULL;
@@ -146,15 +150,7 @@ END $$;
 
 CREATE OR REPLACE FUNCTION portfolio_value_rollup_kpi_update() RETURNS trigger
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$ BEGIN
-    {
-    _rebuild_kpis(
-        "k.id IN (SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id"
-        " WHERE (o.cadence, o.initiative_id, o.business_unit_id, o.kind,"
-        " o.value_per_unit IS NULL, o.baseline_value IS NULL)"
-        " IS DISTINCT FROM (n.cadence, n.initiative_id, n.business_unit_id, n.kind,"
-        " n.value_per_unit IS NULL, n.baseline_value IS NULL))"
-    )
-}
+    {_rebuild_kpis(f"k.id IN (SELECT id FROM {changed_rows(KPI_WATCHED, 'new')} n)")}
     RETURN NULL;
 END $$;
 

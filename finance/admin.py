@@ -5,7 +5,7 @@ so here they are records to look at; exchange rates are plain reference data."""
 from django.contrib import admin
 
 from finance import models
-from people.admin import ScopedAdmin
+from people.admin import DerivedAdmin, ScopedAdmin
 
 
 @admin.register(models.ExchangeRate)
@@ -60,20 +60,8 @@ class SpendEntryAdmin(ScopedAdmin):
     add_via_app = True
 
 
-class _RollupAdmin(ScopedAdmin):
+class _RollupAdmin(DerivedAdmin):
     """Maintained by database triggers from the ledger: read-only everywhere."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.SpendUnitMonth)

@@ -132,6 +132,24 @@ class ScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class DerivedAdmin(ScopedAdmin):
+    """A table the database keeps from other rows (a rollup, the scorecard's facts, the
+    flow counts): shown, never added, changed or deleted here, superusers included (a
+    hand edit would make it disagree with the rows it is computed from)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(models.BusinessUnit)
 class BusinessUnitAdmin(ScopedAdmin):
     list_display = ["name", "code", "parent", "lead"]

@@ -4,7 +4,7 @@ through gate decisions, a unit change through ``initiative_move``, measurements 
 
 from django.contrib import admin
 
-from people.admin import ScopedAdmin
+from people.admin import DerivedAdmin, ScopedAdmin
 from portfolio import models
 
 
@@ -135,74 +135,34 @@ class ScorecardSnapshotAdmin(ScopedAdmin):
 
 
 @admin.register(models.InitiativeFacts)
-class InitiativeFactsAdmin(ScopedAdmin):
+class InitiativeFactsAdmin(DerivedAdmin):
     """The scorecard's per-initiative facts, maintained by database triggers: read-only."""
 
     list_display = ["initiative", "aligned", "measured", "staffed", "deployed", "monitored_on"]
     list_filter = ["aligned", "measured", "staffed", "deployed"]
-    add_via_app = True
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
 
 @admin.register(models.KPIPeriodValue)
-class KPIPeriodValueAdmin(ScopedAdmin):
+class KPIPeriodValueAdmin(DerivedAdmin):
     """The value rollup, maintained by database triggers from the measurements: read-only."""
 
     list_display = ["kpi", "period", "measured_on", "value", "business_unit"]
     list_filter = ["period"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(models.FlowCohort)
-class FlowCohortAdmin(ScopedAdmin):
+class FlowCohortAdmin(DerivedAdmin):
     """The flow rollup, maintained by database triggers from the initiatives and their
     stage history: read-only."""
 
     list_display = ["business_unit", "quarter", "started", "reached_12", "killed", "in_pilot"]
     list_filter = ["quarter"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(models.FlowStay)
-class FlowStayAdmin(ScopedAdmin):
+class FlowStayAdmin(DerivedAdmin):
     """The stays in each stage, maintained by database triggers from the initiatives and
     their stage history: read-only."""
 
     list_display = ["initiative", "stage", "entered", "left_at", "days", "business_unit"]
     list_filter = ["stage"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -363,3 +363,48 @@ def test_global_role_groups_do_not_make_anyone_staff_but_unit_roles_lose_it():
     pmo_and_member.refresh_from_db()
     plain_staff.refresh_from_db()
     assert (lead.is_staff, pmo_and_member.is_staff, plain_staff.is_staff) == (False, True, True)
+
+
+# Tables the database keeps from other rows (trigger-maintained): a hand edit in the admin
+# would make them disagree with the rows they are computed from.
+DERIVED = [
+    "finance.SpendUnitMonth",
+    "finance.SpendInitiativeMonth",
+    "finance.SpendInitiativeYear",
+    "finance.SpendStageMonth",
+    "finance.BudgetUnitYear",
+    "finance.ValueSegment",
+    "finance.ValueUnitStep",
+    "finance.ValueUnitMissing",
+    "finance.VarianceMonth",
+    "portfolio.KPIPeriodValue",
+    "portfolio.InitiativeFacts",
+    "portfolio.FlowCohort",
+    "portfolio.FlowStay",
+]
+
+
+@pytest.mark.parametrize("label", DERIVED)
+def test_a_derived_table_is_read_only_in_the_admin_even_for_a_superuser(label, root):
+    from people.admin import DerivedAdmin
+
+    model = apps.get_model(label)
+    model_admin = admin.site._registry[model]
+    assert isinstance(model_admin, DerivedAdmin)
+    request = RequestFactory().get("/")
+    request.user = root
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+
+
+def test_every_trigger_kept_model_is_listed_as_derived():
+    """The models registered with a DerivedAdmin are exactly the list above, so a new
+    derived table is added to both (and so gets the test above)."""
+    from people.admin import DerivedAdmin
+
+    registered = sorted(
+        m._meta.label for m, a in admin.site._registry.items() if isinstance(a, DerivedAdmin)
+    )
+    assert registered == sorted(DERIVED)

@@ -27,7 +27,12 @@ from __future__ import annotations
 
 from django.db import connection
 
-from portfolio.sql_triggers import changed_rows, drop_statement_triggers, statement_triggers
+from portfolio.sql_triggers import (
+    changed_rows,
+    drop_statement_triggers,
+    statement_trigger,
+    statement_triggers,
+)
 
 COLUMNS = "initiative_id, month, one_time, operational, entries"
 KEY = "business_unit_id, stage, closed, month"
@@ -98,6 +103,15 @@ _MOVE = _add(
 )
 
 
+# On initiatives: a change of key moves the months, a delete takes them out (a new
+# initiative has no spend yet, so no insert trigger).
+_INITIATIVE_TRIGGERS = "".join(
+    statement_trigger(
+        f"spend_stage_{op}", op, "portfolio_initiative", "finance_spend_stage_initiatives"
+    )
+    for op in ("update", "delete")
+)
+
 INSTALL_SQL = f"""
 CREATE OR REPLACE FUNCTION finance_spend_stage_months() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN
@@ -141,15 +155,7 @@ LANGUAGE plpgsql AS $$ BEGIN
 END $$;
 
 {statement_triggers("spend_stage", "finance_spendinitiativemonth", "finance_spend_stage_months")}
-DROP TRIGGER IF EXISTS spend_stage_insert ON portfolio_initiative;
-DROP TRIGGER IF EXISTS spend_stage_update ON portfolio_initiative;
-DROP TRIGGER IF EXISTS spend_stage_delete ON portfolio_initiative;
-CREATE TRIGGER spend_stage_update AFTER UPDATE ON portfolio_initiative
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_stage_initiatives();
-CREATE TRIGGER spend_stage_delete AFTER DELETE ON portfolio_initiative
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION finance_spend_stage_initiatives();
+{_INITIATIVE_TRIGGERS}
 """
 
 UNINSTALL_SQL = f"""{drop_statement_triggers("spend_stage", "finance_spendinitiativemonth")}
